@@ -1,0 +1,3 @@
+from camfetch.cli.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""The ``camfetch`` command line."""

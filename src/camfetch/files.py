@@ -1,0 +1,90 @@
+"""Files written so that a crash never leaves half of one, and names that are safe.
+
+Everything camfetch writes goes to a temporary file in the target directory
+first and is renamed over the target when complete (``os.replace`` is atomic on
+one filesystem). With ``durable=True`` the data is flushed to disk before the
+rename, so even a power cut leaves either the old file or the new one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import unicodedata
+from collections.abc import Iterator
+from pathlib import Path
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_name(text: str, *, fallback: str = "device", max_length: int = 80) -> str:
+    """A file-name component made from any device or camera name.
+
+    Keeps letters, digits, dot, dash and underscore (accents folded to ASCII);
+    everything else becomes ``_``. Never empty, never ``.``/``..``, no slashes.
+    """
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    cleaned = _UNSAFE.sub("_", folded).strip("._-")
+    cleaned = cleaned[:max_length].rstrip("._-")
+    return cleaned or fallback
+
+
+def _temp_path(target: Path, suffix: str) -> Path:
+    return target.with_name(f".{target.name}.{secrets.token_hex(4)}{suffix}")
+
+
+def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> Path:
+    """Write ``data`` to ``path`` atomically; returns ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temp_path(path, ".part")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
+        tmp.replace(path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    return path
+
+
+@contextlib.contextmanager
+def atomic_output(path: Path, *, durable: bool = True) -> Iterator[Path]:
+    """Yield a temporary path to fill (e.g. by ffmpeg); it replaces ``path`` on success.
+
+    On any exception the temporary file is removed and ``path`` is untouched.
+    The temporary name keeps the target's extension, so tools that pick a
+    format by extension still work.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temp_path(path, "".join(path.suffixes[-1:]))
+    try:
+        yield tmp
+        if durable:
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        tmp.replace(path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def unique_path(path: Path) -> Path:
+    """``path`` itself if free, else ``name-2.ext``, ``name-3.ext`` …"""
+    if not path.exists():
+        return path
+    for n in range(2, 10_000):
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+        if not candidate.exists():
+            return candidate
+    raise FileExistsError(path)

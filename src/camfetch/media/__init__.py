@@ -1,0 +1,1 @@
+"""Pictures and video: JPEG checks, ffmpeg, MP4 inspection, clip export."""

@@ -1,0 +1,154 @@
+"""What every simulated device has: an HTTP server, a clock, pictures, an archive, faults.
+
+A vendor simulator subclasses :class:`SimulatedDevice`, adds its routes and
+its authentication, and, if it serves recorded video, an RTSP server. It runs
+inside any asyncio loop (tests) or as ``camfetch sim <vendor>`` (a process).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import ClassVar
+from urllib.parse import quote
+
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+
+from camfetch import timeutil
+from camfetch.sim.archive import RecordingArchive
+from camfetch.sim.clock import DeviceClock
+from camfetch.sim.faults import FaultPlan, fault_middleware
+from camfetch.sim.frames import FrameGenerator
+
+DEFAULT_USER = "admin"
+DEFAULT_PASSWORD = "camfetch"  # noqa: S105 - the documented password of simulated devices
+
+
+class SimulatedDevice(ABC):
+    scheme: ClassVar[str]
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        username: str = DEFAULT_USER,
+        password: str = DEFAULT_PASSWORD,
+        tz: str = "Europe/Berlin",
+        skew: float = 0.0,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        size: tuple[int, int] = (1280, 720),
+        seed: str | None = None,
+        retention_days: float = 3.0,
+    ) -> None:
+        self.name = name
+        self.username = username
+        self.password = password
+        self.host = host
+        self.requested_port = port
+        self.clock = DeviceClock(timeutil.zone(tz), timedelta(seconds=skew))
+        self.tz_name = tz
+        self.frames = FrameGenerator(name, tz=self.clock.tz, width=size[0], height=size[1])
+        self.seed = seed or name
+        self.archive = RecordingArchive(self.seed, retention=timedelta(days=retention_days))
+        self.faults = FaultPlan()
+        self.requests = 0
+        self._runner: web.AppRunner | None = None
+        self._port: int | None = None
+
+    # -- identity ----------------------------------------------------------------------------
+
+    def identity(self, length: int = 12) -> str:
+        """A stable serial-number-like hex string derived from the seed."""
+        return hashlib.sha256(self.seed.encode()).hexdigest()[:length].upper()
+
+    def mac(self, prefix: str) -> str:
+        tail = hashlib.sha256(("mac" + self.seed).encode()).hexdigest()[:6]
+        return prefix + ":" + ":".join(tail[i : i + 2] for i in range(0, 6, 2))
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError("simulator not started")
+        return self._port
+
+    async def start(self) -> None:
+        app = web.Application(
+            middlewares=[
+                self._count,
+                fault_middleware(self.faults, self.command_of),
+                *self.middlewares(),
+            ],
+            client_max_size=4 * 1024 * 1024,
+        )
+        self.add_routes(app)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.requested_port, reuse_address=True)
+        await site.start()
+        self._port = int(self._runner.addresses[0][1])  # the real port when 0 was asked
+        await self.start_extra()
+
+    async def stop(self) -> None:
+        await self.stop_extra()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def start_extra(self) -> None:  # noqa: B027 - an optional hook
+        """Start more servers (RTSP) after HTTP is up."""
+
+    async def stop_extra(self) -> None:  # noqa: B027 - an optional hook
+        """Stop what start_extra started."""
+
+    # -- what subclasses provide -------------------------------------------------------------
+
+    @abstractmethod
+    def add_routes(self, app: web.Application) -> None: ...
+
+    def middlewares(self) -> list[Middleware]:
+        return []
+
+    def command_of(self, request: web.Request) -> str:
+        """The command a request invokes, as fault plans name it."""
+        return request.path.strip("/").split("/", 1)[0]
+
+    def describe(self) -> str:
+        """One line for people: what this is and where it listens."""
+        return f"Simulated {self.scheme} device {self.name!r} on http://{self.host}:{self.port}"
+
+    def url_options(self) -> dict[str, str]:
+        """Query options a client needs for this simulator (e.g. a time zone)."""
+        return {}
+
+    # -- presentation ------------------------------------------------------------------------
+
+    def device_url(self, *, reveal_password: bool | None = None) -> str:
+        """The URL to give camfetch. The password is shown only if it is the public default."""
+        reveal = self.password == DEFAULT_PASSWORD if reveal_password is None else reveal_password
+        user = quote(self.username, safe="")
+        secret = quote(self.password, safe="") if reveal else "***"
+        options = self.url_options()
+        query = (
+            ("?" + "&".join(f"{k}={quote(v, safe='/')}" for k, v in options.items()))
+            if options
+            else ""
+        )
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{user}:{secret}@{host}:{self.port}{query}"
+
+    def secret_url(self) -> str:
+        """The URL with the password in it, for programs (tests, benchmarks) to use."""
+        return self.device_url(reveal_password=True)
+
+    @web.middleware
+    async def _count(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        self.requests += 1
+        return await handler(request)

@@ -1,0 +1,186 @@
+"""Pictures for simulated devices: real images that show who, which channel and when.
+
+Every frame shows the device name, the channel and the device's wall-clock
+time, over a per-channel scene with texture (so JPEGs have realistic sizes)
+and a moving object (so consecutive frames differ, and a frozen camera can be
+told from a live one). Live JPEGs are cached per channel and second.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import threading
+from collections import OrderedDict
+from datetime import datetime, tzinfo
+from enum import StrEnum
+
+from PIL import Image, ImageDraw, ImageFont
+
+_PALETTES = [
+    ((24, 52, 92), (70, 110, 150), (60, 90, 50)),
+    ((60, 40, 70), (140, 100, 120), (80, 70, 50)),
+    ((20, 70, 70), (90, 150, 140), (70, 80, 60)),
+    ((70, 60, 30), (170, 140, 90), (60, 60, 70)),
+]
+
+
+class Picture(StrEnum):
+    """What a simulated sensor produces; faults other than NORMAL are for health checks."""
+
+    NORMAL = "normal"
+    BLACK = "black"  # lens covered, IR failed
+    FROZEN = "frozen"  # encoder stuck on one frame
+
+
+class FrameGenerator:
+    def __init__(
+        self,
+        device_name: str,
+        *,
+        tz: tzinfo,
+        width: int = 1280,
+        height: int = 720,
+        quality: int = 80,
+    ) -> None:
+        self.device_name = device_name
+        self.tz = tz
+        self.width = width
+        self.height = height
+        self.quality = quality
+        self.picture: dict[int, Picture] = {}  # per channel; missing means NORMAL
+        self._frozen_at: dict[int, datetime] = {}
+        self._backgrounds: dict[tuple[int, int, int], Image.Image] = {}
+        self._fonts: dict[int, ImageFont.FreeTypeFont | ImageFont.ImageFont] = {}
+        self._cache: OrderedDict[tuple[int, int, int, int, int], bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    # -- state -----------------------------------------------------------------------------
+
+    def set_picture(self, channel: int, picture: Picture, when: datetime | None = None) -> None:
+        self.picture[channel] = picture
+        if picture is Picture.FROZEN and when is not None:
+            self._frozen_at[channel] = when
+        with self._lock:
+            self._cache.clear()
+
+    # -- rendering ---------------------------------------------------------------------------
+
+    def image(
+        self, channel: int, when: datetime, *, size: tuple[int, int] | None = None
+    ) -> Image.Image:
+        """An RGB frame of ``channel`` at the aware instant ``when`` (device time)."""
+        width, height = size or (self.width, self.height)
+        mode = self.picture.get(channel, Picture.NORMAL)
+        if mode is Picture.BLACK:
+            return Image.new("RGB", (width, height), (2, 2, 2))
+        if mode is Picture.FROZEN:
+            when = self._frozen_at.setdefault(channel, when)
+        frame = self._background(channel, width, height).copy()
+        draw = ImageDraw.Draw(frame)
+        local = when.astimezone(self.tz)
+        seconds = local.timestamp()
+        # A moving object crossing the scene every 20 s, bobbing on a 3 s period.
+        phase = (seconds % 20.0) / 20.0
+        r = max(6, height // 14)
+        x = int(phase * (width + 2 * r)) - r
+        y = int(height * 0.62 + math.sin(seconds * 2 * math.pi / 3.0) * height * 0.06)
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=(230, 200, 40), outline=(20, 20, 20))
+        # A light that blinks every other second: visible change at one-second resolution.
+        if int(seconds) % 2 == 0:
+            lr = max(4, height // 40)
+            draw.ellipse((width - 4 * lr, 3 * lr, width - 2 * lr, 5 * lr), fill=(240, 40, 40))
+        font = self._font(max(12, height // 22))
+        line1 = f"{self.device_name}  CH{channel}"
+        line2 = local.strftime("%Y-%m-%d %H:%M:%S")
+        pad = max(4, height // 90)
+        box_h = 2 * (font.size if isinstance(font, ImageFont.FreeTypeFont) else 12) + 3 * pad
+        draw.rectangle((0, 0, int(width * 0.62), box_h), fill=(0, 0, 0))
+        draw.text((pad * 2, pad), line1, font=font, fill=(255, 255, 255))
+        draw.text((pad * 2, box_h // 2 + pad // 2), line2, font=font, fill=(255, 255, 120))
+        return frame
+
+    def jpeg(
+        self,
+        channel: int,
+        when: datetime,
+        *,
+        size: tuple[int, int] | None = None,
+        quality: int | None = None,
+    ) -> bytes:
+        """JPEG of :meth:`image`, cached per (channel, second, size, quality)."""
+        cached = self.cached_jpeg(channel, when, size=size, quality=quality)
+        if cached is not None:
+            return cached
+        width, height = size or (self.width, self.height)
+        key = (channel, int(when.timestamp()), width, height, quality or self.quality)
+        buf = io.BytesIO()
+        self.image(channel, when, size=(width, height)).save(buf, "JPEG", quality=key[4])
+        data = buf.getvalue()
+        with self._lock:
+            self._cache[key] = data
+            while len(self._cache) > 128:
+                self._cache.popitem(last=False)
+        return data
+
+    def cached_jpeg(
+        self,
+        channel: int,
+        when: datetime,
+        *,
+        size: tuple[int, int] | None = None,
+        quality: int | None = None,
+    ) -> bytes | None:
+        """The JPEG for this second if it was made already (cheap: no rendering)."""
+        width, height = size or (self.width, self.height)
+        key = (channel, int(when.timestamp()), width, height, quality or self.quality)
+        with self._lock:
+            found = self._cache.get(key)
+            if found is not None:
+                self._cache.move_to_end(key)
+            return found
+
+    # -- pieces ------------------------------------------------------------------------------
+
+    def _font(self, size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+        font = self._fonts.get(size)
+        if font is None:
+            font = ImageFont.load_default(size=size)
+            self._fonts[size] = font
+        return font
+
+    def _background(self, channel: int, width: int, height: int) -> Image.Image:
+        key = (channel, width, height)
+        with self._lock:
+            found = self._backgrounds.get(key)
+        if found is not None:
+            return found
+        sky, light, ground = _PALETTES[(channel - 1) % len(_PALETTES)]
+        scene = Image.new("RGB", (width, height), sky)
+        draw = ImageDraw.Draw(scene)
+        horizon = int(height * 0.55)
+        for row in range(horizon):
+            t = row / max(1, horizon)
+            color = tuple(int(a + (b - a) * t) for a, b in zip(sky, light, strict=True))
+            draw.line((0, row, width, row), fill=color)
+        draw.rectangle((0, horizon, width, height), fill=ground)
+        # Buildings whose layout depends on the channel, so channels look different.
+        seed = channel * 7919
+        x = 0
+        while x < width:
+            seed = (seed * 1103515245 + 12345) & 0x7FFFFFFF
+            w = width // 16 + seed % (width // 8)
+            h = height // 8 + (seed >> 8) % (height // 3)
+            shade = 40 + (seed >> 16) % 80
+            draw.rectangle((x, horizon - h, x + w - 2, horizon), fill=(shade, shade, shade + 10))
+            for wy in range(horizon - h + 8, horizon - 8, max(8, height // 40)):
+                for wx in range(x + 6, x + w - 8, max(10, width // 60)):
+                    if (wx * 31 + wy * 17 + channel) % 3 == 0:
+                        draw.rectangle((wx, wy, wx + 4, wy + 5), fill=(220, 210, 150))
+            x += w
+        # Sensor noise gives the JPEG realistic size and texture.
+        noise = Image.effect_noise((width, height), 24).convert("RGB")
+        scene = Image.blend(scene, noise, 0.12)
+        with self._lock:
+            self._backgrounds[key] = scene
+        return scene
