@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import statistics
 import subprocess
@@ -61,6 +62,10 @@ def start_fleet(count: int, latency: float, size: str) -> tuple[subprocess.Popen
 
 
 BasicTarget = tuple[str, dict[str, str]]
+
+
+def basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 async def bare_fetch(session: aiohttp.ClientSession, target: BasicTarget) -> int:
@@ -107,7 +112,7 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
         targets: list[BasicTarget] = [
             (
                 f"http://{a.host}:{a.port}/GetSnapshot/1",
-                {"Authorization": aiohttp.BasicAuth(a.username or "", a.password or "").encode()},
+                {"Authorization": basic(a.username or "", a.password or "")},
             )
             for a in addresses
         ]

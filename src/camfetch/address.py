@@ -23,7 +23,7 @@ SECRET_OPTIONS = frozenset({"password", "token", "key", "api_key", "apikey", "se
 MASK = "***"
 # Options every driver understands; drivers add their own.
 COMMON_OPTIONS = frozenset(
-    {"tz", "password_env", "password_file", "timeout", "max_requests", "auth", "name"}
+    {"tz", "password_env", "password_file", "timeout", "max_requests", "auth"}
 )
 
 

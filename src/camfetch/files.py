@@ -9,6 +9,7 @@ rename, so even a power cut leaves either the old file or the new one.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import re
 import secrets
@@ -31,21 +32,32 @@ def safe_name(text: str, *, fallback: str = "device", max_length: int = 80) -> s
     return cleaned or fallback
 
 
+_counter = itertools.count()
+_TOKEN = secrets.token_hex(3)  # per process, so two processes never pick the same name
+
+
 def _temp_path(target: Path, suffix: str) -> Path:
-    return target.with_name(f".{target.name}.{secrets.token_hex(4)}{suffix}")
+    return target.with_name(f".{target.name}.{_TOKEN}{next(_counter)}{suffix}")
 
 
 def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> Path:
     """Write ``data`` to ``path`` atomically; returns ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _temp_path(path, ".part")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+        fd = os.open(tmp, flags, 0o644)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, flags, 0o644)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
             if durable:
-                fh.flush()
-                os.fsync(fh.fileno())
+                os.fsync(fd)
+        finally:
+            os.close(fd)
         tmp.replace(path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -77,14 +89,3 @@ def atomic_output(path: Path, *, durable: bool = True) -> Iterator[Path]:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
-
-
-def unique_path(path: Path) -> Path:
-    """``path`` itself if free, else ``name-2.ext``, ``name-3.ext`` …"""
-    if not path.exists():
-        return path
-    for n in range(2, 10_000):
-        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
-        if not candidate.exists():
-            return candidate
-    raise FileExistsError(path)

@@ -42,9 +42,9 @@ class HttpPool:
                 auto_decompress=True,
                 raise_for_status=False,
                 headers={"User-Agent": "camfetch"},
-                # Devices send odd headers; be lenient on size, strict on time.
-                # max_line_size=16384,
-                # max_field_size=16384,
+                # Devices send long headers (cookies, Digest challenges): allow 16 KiB.
+                max_line_size=16384,
+                max_field_size=16384,
             )
         return self._session
 
@@ -105,11 +105,6 @@ class DeviceHttp:
     @property
     def auth_scheme(self) -> str | None:
         return self._auth.scheme if self._auth else None
-
-    def reset_auth(self) -> None:
-        """Allow credentials to be tried again after a rejection."""
-        if self._auth:
-            self._auth.rejected = False
 
     async def request(
         self,

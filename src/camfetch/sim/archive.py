@@ -93,14 +93,6 @@ class RecordingArchive:
             hour += HOUR
         return out
 
-    def recording_at(self, channel: int, when: datetime) -> Recording | None:
-        if when < self.oldest or when >= self.now():
-            return None
-        for rec in self._hour(channel, _floor_hour(when)):
-            if rec.start <= when < rec.end:
-                return rec
-        return None
-
     def next_recorded(self, channel: int, when: datetime, limit: datetime) -> datetime | None:
         """The first recorded instant at or after ``when`` and before ``limit``."""
         found = self.segments(channel, when, limit)

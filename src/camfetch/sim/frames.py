@@ -2,8 +2,7 @@
 
 Every frame shows the device name, the channel and the device's wall-clock
 time, over a per-channel scene with texture (so JPEGs have realistic sizes)
-and a moving object (so consecutive frames differ, and a frozen camera can be
-told from a live one). Live JPEGs are cached per channel and second.
+and a moving object (so consecutive frames differ). Live JPEGs are cached per channel and second.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ import math
 import threading
 from collections import OrderedDict
 from datetime import datetime, tzinfo
-from enum import StrEnum
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -23,14 +21,6 @@ _PALETTES = [
     ((20, 70, 70), (90, 150, 140), (70, 80, 60)),
     ((70, 60, 30), (170, 140, 90), (60, 60, 70)),
 ]
-
-
-class Picture(StrEnum):
-    """What a simulated sensor produces; faults other than NORMAL are for health checks."""
-
-    NORMAL = "normal"
-    BLACK = "black"  # lens covered, IR failed
-    FROZEN = "frozen"  # encoder stuck on one frame
 
 
 class FrameGenerator:
@@ -48,21 +38,10 @@ class FrameGenerator:
         self.width = width
         self.height = height
         self.quality = quality
-        self.picture: dict[int, Picture] = {}  # per channel; missing means NORMAL
-        self._frozen_at: dict[int, datetime] = {}
         self._backgrounds: dict[tuple[int, int, int], Image.Image] = {}
         self._fonts: dict[int, ImageFont.FreeTypeFont | ImageFont.ImageFont] = {}
         self._cache: OrderedDict[tuple[int, int, int, int, int], bytes] = OrderedDict()
         self._lock = threading.Lock()
-
-    # -- state -----------------------------------------------------------------------------
-
-    def set_picture(self, channel: int, picture: Picture, when: datetime | None = None) -> None:
-        self.picture[channel] = picture
-        if picture is Picture.FROZEN and when is not None:
-            self._frozen_at[channel] = when
-        with self._lock:
-            self._cache.clear()
 
     # -- rendering ---------------------------------------------------------------------------
 
@@ -71,11 +50,6 @@ class FrameGenerator:
     ) -> Image.Image:
         """An RGB frame of ``channel`` at the aware instant ``when`` (device time)."""
         width, height = size or (self.width, self.height)
-        mode = self.picture.get(channel, Picture.NORMAL)
-        if mode is Picture.BLACK:
-            return Image.new("RGB", (width, height), (2, 2, 2))
-        if mode is Picture.FROZEN:
-            when = self._frozen_at.setdefault(channel, when)
         frame = self._background(channel, width, height).copy()
         draw = ImageDraw.Draw(frame)
         local = when.astimezone(self.tz)
@@ -95,7 +69,8 @@ class FrameGenerator:
         line2 = local.strftime("%Y-%m-%d %H:%M:%S")
         pad = max(4, height // 90)
         box_h = 2 * (font.size if isinstance(font, ImageFont.FreeTypeFont) else 12) + 3 * pad
-        draw.rectangle((0, 0, int(width * 0.62), box_h), fill=(0, 0, 0))
+        box_w = int(max(draw.textlength(line1, font=font), draw.textlength(line2, font=font)))
+        draw.rectangle((0, 0, box_w + 4 * pad, box_h), fill=(0, 0, 0))
         draw.text((pad * 2, pad), line1, font=font, fill=(255, 255, 255))
         draw.text((pad * 2, box_h // 2 + pad // 2), line2, font=font, fill=(255, 255, 120))
         return frame

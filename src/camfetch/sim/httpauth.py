@@ -54,6 +54,33 @@ def _md5(text: str) -> str:
     return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
 
 
+def basic_credentials(token: str) -> tuple[str, str] | None:
+    """(user, password) of a Basic token, or None if it does not decode."""
+    try:
+        decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    user, _, password = decoded.partition(":")
+    return user, password
+
+
+def digest_response(method: str, fields: dict[str, str], realm: str, password: str) -> str | None:
+    """The Digest (MD5) response a client with ``password`` must send, or None if fields lack.
+
+    With ``qop=auth`` (RFC 2617) or without qop (RFC 2069, as Dahua RTSP servers use).
+    """
+    if "username" not in fields or "nonce" not in fields:
+        return None
+    ha1 = _md5(f"{fields['username']}:{realm}:{password}")
+    ha2 = _md5(f"{method}:{fields.get('uri', '')}")
+    qop = fields.get("qop")
+    if not qop:
+        return _md5(f"{ha1}:{fields['nonce']}:{ha2}")
+    if qop != "auth" or "nc" not in fields or "cnonce" not in fields:
+        return None
+    return _md5(f"{ha1}:{fields['nonce']}:{fields['nc']}:{fields['cnonce']}:auth:{ha2}")
+
+
 @dataclass
 class DeviceLogin:
     username: str
@@ -71,13 +98,11 @@ class DeviceLogin:
         scheme, _, value = header.partition(" ")
         scheme = scheme.lower()
         if scheme == "basic" and self.basic:
-            try:
-                decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-            except (binascii.Error, UnicodeDecodeError, ValueError):
+            pair = basic_credentials(value)
+            if pair is None:
                 return Verdict.WRONG
-            user, _, password = decoded.partition(":")
-            ok = hmac.compare_digest(user, self.username) and hmac.compare_digest(
-                password, self.password
+            ok = hmac.compare_digest(pair[0], self.username) and hmac.compare_digest(
+                pair[1], self.password
             )
             return Verdict.OK if ok else Verdict.WRONG
         if scheme == "digest" and self.digest:
@@ -88,15 +113,9 @@ class DeviceLogin:
         if fields.get("username") != self.username or fields.get("realm") != self.realm:
             return Verdict.WRONG
         nonce = fields.get("nonce", "")
-        ha1 = _md5(f"{self.username}:{self.realm}:{self.password}")
-        ha2 = _md5(f"{method}:{fields.get('uri', '')}")
-        if fields.get("qop"):
-            expected = _md5(
-                f"{ha1}:{nonce}:{fields.get('nc', '')}:{fields.get('cnonce', '')}:"
-                f"{fields['qop']}:{ha2}"
-            )
-        else:
-            expected = _md5(f"{ha1}:{nonce}:{ha2}")
+        expected = digest_response(method, fields, self.realm, self.password)
+        if expected is None or bool(fields.get("qop")) != self.qop:
+            return Verdict.WRONG
         if not hmac.compare_digest(expected, fields.get("response", "")):
             return Verdict.WRONG
         issued = self._nonces.get(nonce)

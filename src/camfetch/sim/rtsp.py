@@ -16,9 +16,7 @@ causes ends when the client leaves or the server stops.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import hashlib
 import hmac
 import logging
 import random
@@ -31,6 +29,8 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
+
+from camfetch.sim.httpauth import basic_credentials, digest_response, parse_digest
 
 log = logging.getLogger(__name__)
 
@@ -249,15 +249,11 @@ class BasicAuth:
 
     def verify(self, method: str, authorization: str | None) -> bool:
         scheme, _, token = (authorization or "").partition(" ")
-        if scheme.lower() != "basic":
+        pair = basic_credentials(token) if scheme.lower() == "basic" else None
+        if pair is None:
             return False
-        try:
-            decoded = base64.b64decode(token.strip(), validate=True).decode()
-        except ValueError:
-            return False
-        name, _, password = decoded.partition(":")
-        expected = self.users.get(name)
-        return expected is not None and hmac.compare_digest(expected, password)
+        expected = self.users.get(pair[0])
+        return expected is not None and hmac.compare_digest(expected, pair[1])
 
     def challenge(self) -> str:
         return f'Basic realm="{self.realm}"'
@@ -294,35 +290,15 @@ class DigestAuth:
         scheme, _, rest = (authorization or "").partition(" ")
         if scheme.lower() != "digest":
             return False
-        fields = _digest_fields(rest)
+        fields = parse_digest(rest)
         password = self.users.get(fields.get("username", ""))
         nonce = fields.get("nonce", "")
         if password is None or nonce not in self._nonces or fields.get("realm") != self.realm:
             return False
-        expected = self._expected(method, password, fields)
+        if bool(fields.get("qop")) != self.qop:
+            return False
+        expected = digest_response(method, fields, self.realm, password)
         return expected is not None and hmac.compare_digest(expected, fields.get("response", ""))
-
-    def _expected(self, method: str, password: str, fields: Mapping[str, str]) -> str | None:
-        """The response the client should have computed, or None if fields are missing."""
-        ha1 = _md5(f"{fields['username']}:{self.realm}:{password}")
-        ha2 = _md5(f"{method}:{fields.get('uri', '')}")
-        if not self.qop:
-            return None if "qop" in fields else _md5(f"{ha1}:{fields['nonce']}:{ha2}")
-        if fields.get("qop") != "auth" or "nc" not in fields or "cnonce" not in fields:
-            return None
-        return _md5(f"{ha1}:{fields['nonce']}:{fields['nc']}:{fields['cnonce']}:auth:{ha2}")
-
-
-def _digest_fields(text: str) -> dict[str, str]:
-    """``key="value", key=value`` pairs of a Digest Authorization header."""
-    return {
-        m.group(1).lower(): m.group(3) if m.group(3) is not None else m.group(4)
-        for m in re.finditer(r'(\w+)\s*=\s*("([^"]*)"|([^,\s]*))', text)
-    }
-
-
-def _md5(text: str) -> str:
-    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
 
 
 # -- the server -----------------------------------------------------------------------------------
