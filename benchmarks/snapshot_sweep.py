@@ -1,11 +1,12 @@
 """Snapshot sweep over a simulated fleet: camfetch's snapshot path against a bare loop.
 
-A fleet of single-channel cameras runs in a separate process (so it does not
-share the client's event loop): each camera takes ``--latency`` seconds (150 ms)
-to produce a snapshot and serves one request at a time. Two clients are
-measured in the same run, taking turns:
+A fleet of single-channel devices of one vendor (``--vendor``) runs in a
+separate process (so it does not share the client's event loop): each takes
+``--latency`` seconds (150 ms) to produce a snapshot and serves one request at
+a time. Two clients are measured in the same run, taking turns:
 
-- bare: one aiohttp session, GET /GetSnapshot/1 with Basic auth, read, discard;
+- bare: one aiohttp session, the snapshot request each simulator describes
+  (its URL, with Basic or Digest auth or none), read, discard;
 - camfetch: devices opened through the registry, sharing one HttpPool, and
   ``save_snapshot``: fetch, JPEG check, atomic write (temp file + rename) of
   each camera's latest picture into a directory on the local disk.
@@ -19,7 +20,7 @@ Two figures come out of one run:
   written; the median camfetch sweep time against the latency floor (target:
   within 2x).
 
-    python benchmarks/snapshot_sweep.py [--cameras 200] [--seconds 5] [--sweeps 10]
+    python benchmarks/snapshot_sweep.py [--vendor viewtron] [--cameras 200] [--seconds 5]
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -44,35 +46,47 @@ from camfetch.http import HttpPool
 from camfetch.jobs.capture import save_snapshot
 from camfetch.registry import open_device
 
+Member = dict[str, Any]  # {"url": camfetch URL, "bare": {url, auth, username, password}}
 
-def start_fleet(count: int, latency: float, size: str) -> tuple[subprocess.Popen[str], list[str]]:
+
+def start_fleet(
+    vendor: str, count: int, latency: float, size: str
+) -> tuple[subprocess.Popen[str], list[Member]]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "camfetch.sim.fleet", "--count", str(count),
+        [sys.executable, "-m", "camfetch.sim.fleet", "--vendor", vendor, "--count", str(count),
          "--latency", str(latency), "--size", size],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
-    urls: list[str] = []
+    members: list[Member] = []
     assert proc.stdout is not None
     for line in proc.stdout:
         message = json.loads(line)
         if message.get("ready"):
-            return proc, urls
-        urls.append(message["url"])
+            return proc, members
+        members.append(message)
     raise RuntimeError("the fleet did not start")
 
 
-BasicTarget = tuple[str, dict[str, str]]
+class BareTarget:
+    """One device as a plain aiohttp client sees it: a URL and its authentication."""
+
+    def __init__(self, bare: dict[str, str]) -> None:
+        self.url = bare["url"]
+        self.headers: dict[str, str] = {}
+        self.middlewares: tuple[aiohttp.DigestAuthMiddleware, ...] = ()
+        if bare["auth"] == "basic":
+            token = base64.b64encode(f"{bare['username']}:{bare['password']}".encode()).decode()
+            self.headers["Authorization"] = "Basic " + token
+        elif bare["auth"] == "digest":
+            self.middlewares = (aiohttp.DigestAuthMiddleware(bare["username"], bare["password"]),)
 
 
-def basic(user: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
-
-
-async def bare_fetch(session: aiohttp.ClientSession, target: BasicTarget) -> int:
-    url, headers = target
-    async with session.get(url, headers=headers) as response:
+async def bare_fetch(session: aiohttp.ClientSession, target: BareTarget) -> int:
+    async with session.get(
+        target.url, headers=target.headers, middlewares=target.middlewares
+    ) as response:
         body = await response.read()
-    assert response.status == 200 and body[:2] == b"\xff\xd8"
+    assert response.status == 200 and body, response.status
     return len(body)
 
 
@@ -105,17 +119,11 @@ async def sweep(fetch: Callable[[int], Awaitable[int]], count: int) -> float:
 
 
 async def run(args: argparse.Namespace) -> dict[str, float]:
-    proc, urls = start_fleet(args.cameras, args.latency, args.size)
+    proc, members = start_fleet(args.vendor, args.cameras, args.latency, args.size)
     pool = HttpPool()
     try:
-        addresses = [DeviceAddress.parse(u) for u in urls]
-        targets: list[BasicTarget] = [
-            (
-                f"http://{a.host}:{a.port}/GetSnapshot/1",
-                {"Authorization": basic(a.username or "", a.password or "")},
-            )
-            for a in addresses
-        ]
+        addresses = [DeviceAddress.parse(m["url"]) for m in members]
+        targets = [BareTarget(m["bare"]) for m in members]
         devices = [open_device(a, pool=pool) for a in addresses]
         with tempfile.TemporaryDirectory(prefix="camfetch-bench-", dir=args.dir) as tmp:
             folder = Path(tmp)
@@ -146,6 +154,7 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
     our_rate = statistics.mean(rates["camfetch"])
     our_sweep = statistics.median(sweeps["camfetch"])
     return {
+        "vendor": args.vendor,
         "cameras": args.cameras,
         "latency_floor_s": args.latency,
         "snapshot_bytes": size,
@@ -165,6 +174,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--vendor", default="viewtron", help="viewtron, amcrest, 2n, …")
     parser.add_argument("--cameras", type=int, default=200)
     parser.add_argument("--latency", type=float, default=0.15)
     parser.add_argument("--size", default="1920x1080", help="picture size of the cameras")
@@ -179,7 +189,7 @@ def main() -> None:
         print(json.dumps(f, indent=2))
         return
     print(
-        f"{f['cameras']} cameras, {f['snapshot_bytes'] / 1024:.0f} KiB snapshots, "
+        f"{f['vendor']}: {f['cameras']} devices, {f['snapshot_bytes'] / 1024:.0f} KiB snapshots, "
         f"{f['latency_floor_s'] * 1000:.0f} ms each, one request at a time"
     )
     print(f"throughput, every camera polled in a loop ({f['poll_seconds']:g} s per client):")

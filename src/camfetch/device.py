@@ -9,8 +9,9 @@ calls the methods below. A method a device does not support raises
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import datetime, tzinfo
+from pathlib import Path
 from types import TracebackType
 from typing import ClassVar, Self
 
@@ -20,12 +21,18 @@ from camfetch.http import HttpPool
 from camfetch.models import (
     Capability,
     Channel,
+    DeviceEvent,
     DeviceInfo,
     PlaybackSource,
     RecordingKind,
     RecordingSegment,
     Snapshot,
 )
+
+#: Receives one-line notes about a long-running stream ("lost, reconnecting in 2 s").
+StatusCallback = Callable[[str], None]
+#: Receives (bytes so far, total bytes or None) while a download runs.
+DownloadProgress = Callable[[int, int | None], None]
 
 
 class Device(ABC):
@@ -82,7 +89,9 @@ class Device(ABC):
 
     # -- optional, announced by capabilities ----------------------------------------------
 
-    async def snapshot(self, channel: int = 1) -> Snapshot:
+    async def snapshot(self, channel: int = 1, *, size: tuple[int, int] | None = None) -> Snapshot:
+        """A live JPEG. ``size`` asks for a picture size; devices without
+        :attr:`Capability.SNAPSHOT_SIZE` refuse it with UnsupportedError."""
         raise UnsupportedError(f"{self.vendor} driver has no live snapshot")
 
     async def snapshot_at(self, channel: int, when: datetime) -> Snapshot:
@@ -106,10 +115,57 @@ class Device(ABC):
         """
         raise UnsupportedError(f"{self.vendor} devices cannot search recordings")
 
-    async def playback_source(self, channel: int, start: datetime, end: datetime) -> PlaybackSource:
+    async def playback_source(
+        self, channel: int, start: datetime, end: datetime, *, method: str | None = None
+    ) -> PlaybackSource:
+        """Where to read [start, end) of recorded video from.
+
+        ``method`` forces a way (``rtsp`` or ``download``) where a device has
+        several; None lets the driver choose.
+        """
         raise UnsupportedError(f"{self.vendor} devices offer no recorded video")
 
+    async def download(
+        self,
+        source: PlaybackSource,
+        target: Path,
+        *,
+        progress: DownloadProgress | None = None,
+    ) -> None:
+        """Fetch an ``http`` playback source into ``target``.
+
+        When ``target`` already holds the beginning of the file (an earlier,
+        interrupted download) and the device allows byte ranges, the download
+        resumes where it stopped.
+        """
+        raise UnsupportedError(f"{self.vendor} devices offer no downloads")
+
+    def events(self, *, on_status: StatusCallback | None = None) -> AsyncIterator[DeviceEvent]:
+        """The device's events as they happen, until cancelled.
+
+        A stream that dies is reopened with backoff; ``on_status`` hears about it.
+        """
+        raise UnsupportedError(f"{self.vendor} devices offer no event stream")
+
+    def mjpeg(self, channel: int = 1, *, fps: float | None = None) -> AsyncIterator[Snapshot]:
+        """Live JPEG frames from a motion-JPEG stream, until cancelled."""
+        raise UnsupportedError(f"{self.vendor} devices offer no MJPEG stream")
+
     # -- helpers for drivers ---------------------------------------------------------------
+
+    async def channel_number(self, text: str) -> int:
+        """A channel given by number or by name (case-insensitive), as users type it."""
+        value = text.strip()
+        if value.isdigit():
+            number = int(value)
+            await self.check_channel(number)
+            return number
+        channels = await self.channels()
+        for ch in channels:
+            if value.casefold() in {ch.name.casefold(), (ch.title or "").casefold()}:
+                return ch.number
+        names = ", ".join(f"{c.number} {c.name!r}" for c in channels)
+        raise UsageError(f"no channel named {value!r} (channels: {names})", device=self.label)
 
     async def check_channel(self, channel: int) -> None:
         """Raise UsageError for a channel number the device does not have."""

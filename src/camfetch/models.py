@@ -17,6 +17,7 @@ class Capability(StrEnum):
     """What a device can do; ask ``Device.capabilities()`` rather than guess."""
 
     SNAPSHOT = "snapshot"  # live JPEG
+    SNAPSHOT_SIZE = "snapshot_size"  # the device makes snapshots at a size asked for
     SNAPSHOT_AT = "snapshot_at"  # the frame at a past moment
     SEARCH = "search"  # recording search by time range and kind
     PLAYBACK = "playback"  # a source for clip export (RTSP playback or download)
@@ -84,11 +85,13 @@ class Channel:
     online: bool | None = None
     status: str | None = None  # the device's own word for it
     kind: str | None = None
+    title: str | None = None  # a second, human name where devices have one (Watcher)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "number": self.number,
             "name": self.name,
+            "title": self.title,
             "online": self.online,
             "status": self.status,
             "kind": self.kind,
@@ -148,10 +151,48 @@ class PlaybackSource:
     end: datetime
     url: str = field(repr=False)
     display_url: str
-    protocol: str = "rtsp"  # "rtsp" or "http"
-    container: str | None = None  # demuxer for downloads ("dhav", "mp4"); None: autodetect
+    protocol: str = "rtsp"  # "rtsp" (ffmpeg reads it) or "http" (the driver downloads it)
+    container: str | None = None  # what a download holds: "dhav", "mp4"; None: autodetect
     realtime: bool = True  # the device sends at playback speed
+    size_hint: int | None = None  # bytes, when the device says how big a download is
+    resumable: bool = False  # a download can continue where it stopped (HTTP ranges)
+    offset: float = 0.0  # seconds into a downloaded file where the range begins
 
     @property
     def duration(self) -> float:
         return (self.end - self.start).total_seconds()
+
+
+class EventAction(StrEnum):
+    START = "start"
+    STOP = "stop"
+    PULSE = "pulse"  # an event without duration (a log entry, a button press)
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceEvent:
+    """Something a device reported: motion began, a door opened, a call came in.
+
+    ``code`` is the device's own name (``VideoMotion``, ``MotionDetected``);
+    ``kind`` is camfetch's word for it (``motion``, ``smart``, ``alarm``,
+    ``tamper``, ``call``, ``door``, ``access``, ``storage``, ``network``,
+    ``system``, ``other``). ``channel`` is 1-based, None when the event is not
+    about a channel. ``data`` carries the device's details as it sent them.
+    """
+
+    time: datetime  # aware
+    code: str
+    kind: str
+    action: EventAction
+    channel: int | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "time": self.time.isoformat(),
+            "code": self.code,
+            "kind": self.kind,
+            "action": self.action.value,
+            "channel": self.channel,
+            "data": self.data,
+        }

@@ -8,6 +8,8 @@ out, 7 malformed answer, 8 unsupported, 9 media (ffmpeg) failure, 1 internal.
 
 from __future__ import annotations
 
+import contextlib
+import json
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -20,7 +22,7 @@ from camfetch.cli import output
 from camfetch.cli.output import note, print_json, run, say
 from camfetch.device import Device
 from camfetch.errors import NothingFoundError, UnsupportedError, UsageError
-from camfetch.jobs.capture import save_snapshot, snapshot_filename
+from camfetch.jobs.capture import save_snapshot, save_stream, snapshot_filename
 from camfetch.jobs.evidence import export_evidence
 from camfetch.models import Capability, RecordingSegment
 from camfetch.registry import open_device
@@ -42,7 +44,9 @@ DeviceArg = Annotated[
         "(password from the URL, password_env=VAR, password_file=PATH or CAMFETCH_PASSWORD).",
     ),
 ]
-ChannelOpt = Annotated[int, typer.Option("--channel", "-c", min=1, help="Channel, from 1.")]
+ChannelOpt = Annotated[
+    str, typer.Option("--channel", "-c", help="Channel: its number (from 1) or its name.")
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (see docs/cli.md).")]
 
 
@@ -146,7 +150,7 @@ async def _info(url: str, as_json: bool) -> None:
 @app.command()
 def snapshot(
     device: DeviceArg,
-    channel: ChannelOpt = 1,
+    channel: ChannelOpt = "1",
     at: Annotated[
         str | None,
         typer.Option("--at", metavar="TIME", help="The frame at this past moment instead of live."),
@@ -155,16 +159,34 @@ def snapshot(
         Path | None,
         typer.Option("-o", "--output", help="File to write, or a directory for the default name."),
     ] = None,
+    size: Annotated[
+        str | None,
+        typer.Option("--size", metavar="WxH", help="Ask for this picture size (closest offered)."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Save a live JPEG (or, with --at, the recorded frame at a past moment). Prints the path."""
-    run(_snapshot(device, channel, at, out, as_json))
+    wanted = _parse_size(size) if size else None
+    run(_snapshot(device, channel, at, out, wanted, as_json))
+
+
+def _parse_size(text: str) -> tuple[int, int]:
+    width, sep, height = text.lower().partition("x")
+    if not sep or not width.isdigit() or not height.isdigit() or not int(width) or not int(height):
+        raise typer.BadParameter(f"--size {text!r}: expected WIDTHxHEIGHT, e.g. 1280x720")
+    return int(width), int(height)
 
 
 async def _snapshot(
-    url: str, channel: int, at_text: str | None, out: Path | None, as_json: bool
+    url: str,
+    channel_text: str,
+    at_text: str | None,
+    out: Path | None,
+    size: tuple[int, int] | None,
+    as_json: bool,
 ) -> None:
     async with _open(url) as device:
+        channel = await device.channel_number(channel_text)
         tz = await device.timezone()
         at = await _time(device, at_text) if at_text else None
         caps = await device.capabilities()
@@ -173,6 +195,8 @@ async def _snapshot(
             raise UnsupportedError(
                 f"this device does not offer {needed.value}", device=device.label
             )
+        if size and Capability.SNAPSHOT_SIZE not in caps:
+            raise UnsupportedError("this device does not take a picture size", device=device.label)
         if at is not None and at > timeutil.utcnow() + timedelta(seconds=5):
             raise UsageError(f"--at {at_text}: that moment has not happened yet")
         path = out
@@ -181,7 +205,7 @@ async def _snapshot(
             moment = (at or timeutil.utcnow()).astimezone(tz)
             path = (out or Path()) / snapshot_filename(details.name, channel, moment)
         assert path is not None
-        saved = await save_snapshot(device, channel, path, at=at)
+        saved = await save_snapshot(device, channel, path, at=at, size=size)
     if as_json:
         data = saved.to_json()
         data["device"] = device.address.masked()
@@ -189,6 +213,9 @@ async def _snapshot(
         return
     say(str(saved.path))
     snap = saved.snapshot
+    if size and (snap.width, snap.height) != size:
+        asked, got = f"{size[0]}x{size[1]}", f"{snap.width}x{snap.height}"
+        note(f"the device offers no {asked}; took the closest, {got}")
     if at is not None and snap.requested_time is not None:
         note(
             f"frame at {snap.device_time.isoformat()} (device clock), "
@@ -204,7 +231,7 @@ def search(
     device: DeviceArg,
     start: Annotated[str, typer.Option("--from", metavar="TIME", help="Start of the range.")],
     end: Annotated[str, typer.Option("--to", metavar="TIME", help="End of the range.")],
-    channel: ChannelOpt = 1,
+    channel: ChannelOpt = "1",
     kinds: Annotated[
         list[str] | None,
         typer.Option(
@@ -221,9 +248,15 @@ def search(
 
 
 async def _search(
-    url: str, channel: int, start_text: str, end_text: str, kinds: list[str] | None, as_json: bool
+    url: str,
+    channel_text: str,
+    start_text: str,
+    end_text: str,
+    kinds: list[str] | None,
+    as_json: bool,
 ) -> int:
     async with _open(url) as device:
+        channel = await device.channel_number(channel_text)
         start = await _time(device, start_text)
         end = await _time(device, end_text)
         tz = await device.timezone()
@@ -285,7 +318,7 @@ def export(
         float | None,
         typer.Option("--duration", metavar="SECONDS", min=0.001, help="Length instead of --to."),
     ] = None,
-    channel: ChannelOpt = 1,
+    channel: ChannelOpt = "1",
     out: Annotated[
         Path | None,
         typer.Option("-o", "--output", help="MP4 file to write, or a directory."),
@@ -297,26 +330,36 @@ def export(
     manifest: Annotated[
         bool, typer.Option(help="Write <name>.manifest.json beside the clip.")
     ] = True,
+    method: Annotated[
+        str | None,
+        typer.Option(
+            "--method", help="rtsp or download, where the device offers both (default: its choice)."
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Export a recorded clip to MP4 without re-encoding, verify it, and write a manifest."""
     if (end is None) == (duration is None):
         raise typer.BadParameter("give exactly one of --to and --duration")
-    run(_export(device, channel, start, end, duration, out, time_limit, manifest, as_json))
+    if method not in (None, "rtsp", "download"):
+        raise typer.BadParameter("--method must be rtsp or download")
+    run(_export(device, channel, start, end, duration, out, time_limit, manifest, method, as_json))
 
 
 async def _export(
     url: str,
-    channel: int,
+    channel_text: str,
     start_text: str,
     end_text: str | None,
     duration: float | None,
     out: Path | None,
     time_limit: float | None,
     manifest: bool,
+    method: str | None,
     as_json: bool,
 ) -> None:
     async with _open(url) as device:
+        channel = await device.channel_number(channel_text)
         start = await _time(device, start_text)
         end = (
             await _time(device, end_text) if end_text else start + timedelta(seconds=duration or 0)
@@ -345,7 +388,7 @@ async def _export(
 
             evidence = await export_evidence(
                 device, channel, start, end, path, progress=advance, time_limit=time_limit,
-                manifest=manifest,
+                manifest=manifest, method=method,
             )  # fmt: skip
     result = evidence.result
     if as_json:
@@ -368,10 +411,118 @@ async def _export(
         note(f"manifest: {evidence.manifest}")
 
 
+# -- events ----------------------------------------------------------------------------------
+
+
+@app.command()
+def events(
+    device: DeviceArg,
+    count: Annotated[
+        int | None, typer.Option("--count", min=1, help="Stop after this many events.")
+    ] = None,
+    seconds: Annotated[
+        float | None, typer.Option("--duration", min=0.1, help="Stop after this many seconds.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """Follow the device's events, one per line, until Ctrl-C (or --count / --duration)."""
+    run(_events(device, count, seconds, as_json))
+
+
+async def _events(url: str, count: int | None, seconds: float | None, as_json: bool) -> None:
+    async with _open(url) as device:
+        if Capability.EVENTS not in await device.capabilities():
+            raise UnsupportedError("this device offers no event stream", device=device.label)
+        tz = await device.timezone()
+        seen = 0
+
+        async def follow() -> None:
+            nonlocal seen
+            async for event in device.events(on_status=note):
+                seen += 1
+                if as_json:
+                    output.print_json_line(event.to_json())
+                else:
+                    channel = f"ch{event.channel}" if event.channel is not None else "-"
+                    data = json.dumps(event.data, ensure_ascii=False) if event.data else ""
+                    say(
+                        f"{event.time.astimezone(tz):%Y-%m-%d %H:%M:%S}  {channel:>4}  "
+                        f"{event.kind:<8} {event.action.value:<5}  {event.code}  {data}".rstrip()
+                    )
+                if count is not None and seen >= count:
+                    return
+
+        with contextlib.suppress(TimeoutError):
+            await output.until_interrupted(follow(), seconds)
+    if not as_json:
+        note(f"{seen} event{'s' if seen != 1 else ''}")
+
+
+# -- stream ----------------------------------------------------------------------------------
+
+
+@app.command()
+def stream(
+    device: DeviceArg,
+    out: Annotated[Path, typer.Option("-o", "--output", help="Directory for the frames.")],
+    channel: ChannelOpt = "1",
+    fps: Annotated[
+        float | None, typer.Option("--fps", min=0.1, help="Frames per second to ask for.")
+    ] = None,
+    count: Annotated[
+        int | None, typer.Option("--count", min=1, help="Stop after this many frames.")
+    ] = None,
+    seconds: Annotated[
+        float | None, typer.Option("--duration", min=0.1, help="Stop after this many seconds.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Save the device's live MJPEG frames into a directory, until Ctrl-C (or a limit)."""
+    run(_stream(device, channel, out, fps, count, seconds, as_json))
+
+
+async def _stream(
+    url: str,
+    channel_text: str,
+    out: Path,
+    fps: float | None,
+    count: int | None,
+    seconds: float | None,
+    as_json: bool,
+) -> int:
+    async with _open(url) as device:
+        channel = await device.channel_number(channel_text)
+        if Capability.MJPEG not in await device.capabilities():
+            raise UnsupportedError("this device offers no MJPEG stream", device=device.label)
+        details = await device.info()
+        stop = output.interrupt_event()
+        with output.progress_bar("Recording", count) as bar:
+            summary = await save_stream(
+                device, channel, out, name=details.name, fps=fps, count=count,
+                seconds=seconds, stop=stop,
+                on_frame=lambda saved: bar.advance(bar.task_ids[0]),
+            )  # fmt: skip
+    if as_json:
+        data = summary.to_json()
+        data["device"] = device.address.masked()
+        data["channel"] = channel
+        print_json(data)
+    else:
+        say(str(summary.folder))
+        note(
+            f"{summary.frames} frames, {summary.size / 1e6:.1f} MB, "
+            f"{summary.fps:.1f} frames/s over {summary.seconds:.1f} s"
+        )
+    if summary.frames == 0:
+        raise NothingFoundError("the stream delivered no frames", device=device.label)
+    return 0
+
+
 def _register_subcommands() -> None:
     from camfetch.cli.demo import demo
-    from camfetch.cli.sim import sim_app
+    from camfetch.cli.sim import load_vendor_commands, sim_app
 
+    load_vendor_commands()
     app.add_typer(sim_app, name="sim")
     app.command()(demo)
 

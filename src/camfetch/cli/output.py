@@ -9,8 +9,10 @@ error). Anything printed has known secrets scrubbed from it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Coroutine, Iterator
@@ -50,6 +52,42 @@ def print_json(data: Any) -> None:
     """JSON on stdout (one document, UTF-8, stable key order as built)."""
     sys.stdout.write(clean(json.dumps(data, indent=2, ensure_ascii=False)) + "\n")
     sys.stdout.flush()
+
+
+def print_json_line(data: Any) -> None:
+    """One JSON object on one line (JSON Lines), flushed at once."""
+    sys.stdout.write(clean(json.dumps(data, ensure_ascii=False)) + "\n")
+    sys.stdout.flush()
+
+
+def interrupt_event() -> asyncio.Event:
+    """An event set by Ctrl-C (SIGINT) or SIGTERM: the graceful way to end a recording."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def until_interrupted(work: Coroutine[Any, Any, None], seconds: float | None) -> None:
+    """Run ``work`` until it ends, ``seconds`` pass (TimeoutError), or Ctrl-C (returns)."""
+    stop = interrupt_event()
+    task = asyncio.ensure_future(work)
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        done, _ = await asyncio.wait(
+            {task, stopper}, timeout=seconds, return_when="FIRST_COMPLETED"
+        )
+    finally:
+        stopper.cancel()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    if task in done:
+        task.result()  # re-raise what the work raised
+    elif not stop.is_set():
+        raise TimeoutError
 
 
 def say(message: str) -> None:

@@ -41,6 +41,7 @@ from camfetch.errors import (
     DeviceRefusedError,
     MalformedResponseError,
     NothingFoundError,
+    UnsupportedError,
 )
 from camfetch.http import DeviceHttp, HttpPool, HttpSettings, Reply
 from camfetch.http.client import MiB
@@ -266,10 +267,21 @@ class ViewtronDevice(Device):
             # The device shows whole seconds: its clock is half a second further on average.
             self._skew = float(round((device_now - timeutil.utcnow()).total_seconds() + 0.5))
 
-    async def snapshot(self, channel: int = 1) -> Snapshot:
-        await self.check_channel(channel)
+    async def snapshot(self, channel: int = 1, *, size: tuple[int, int] | None = None) -> Snapshot:
+        if size is not None:
+            raise UnsupportedError(
+                "Viewtron devices send snapshots at the stream's own size", device=self.label
+            )
+        if channel < 1:
+            await self.check_channel(channel)
+        # No probing first: with tz= given, a snapshot is one request.
         reply = await self.http.request("GET", f"/GetSnapshot/{channel}", max_body=SNAPSHOT_CAP)
-        data, fmt, info = await self._picture(reply, "snapshot", allow_keyframe=False)
+        try:
+            data, fmt, info = await self._picture(reply, "snapshot", allow_keyframe=False)
+        except DeviceRefusedError as exc:
+            if exc.code in _CHANNEL_CODES:
+                await self.check_channel(channel)  # names the channels that do exist
+            raise
         return Snapshot(
             channel=channel,
             data=data,
@@ -358,7 +370,13 @@ class ViewtronDevice(Device):
                 )
             cursor = last_end
 
-    async def playback_source(self, channel: int, start: datetime, end: datetime) -> PlaybackSource:
+    async def playback_source(
+        self, channel: int, start: datetime, end: datetime, *, method: str | None = None
+    ) -> PlaybackSource:
+        if method not in (None, "rtsp"):
+            raise UnsupportedError(
+                f"Viewtron devices export over RTSP only, not by {method}", device=self.label
+            )
         self.check_window(start, end)
         await self.check_channel(channel)
         tz = await self.timezone()

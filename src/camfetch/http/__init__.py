@@ -7,6 +7,13 @@ Transport failures become camfetch's typed errors here, so drivers only deal
 with answers.
 """
 
-from camfetch.http.client import DeviceHttp, HttpPool, HttpSettings, Reply
+from camfetch.http.client import (
+    DeviceHttp,
+    Download,
+    HttpPool,
+    HttpSettings,
+    Reply,
+    StreamReply,
+)
 
-__all__ = ["DeviceHttp", "HttpPool", "HttpSettings", "Reply"]
+__all__ = ["DeviceHttp", "Download", "HttpPool", "HttpSettings", "Reply", "StreamReply"]

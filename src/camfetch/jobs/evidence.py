@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from camfetch import __version__, timeutil
-from camfetch.device import Device
+from camfetch.device import Device, DownloadProgress
 from camfetch.errors import NothingFoundError
 from camfetch.files import write_atomic
 from camfetch.media.export import ExportResult, Progress, export_clip
@@ -56,8 +56,13 @@ async def export_evidence(
     time_limit: float | None = None,
     io_timeout: float = 10.0,
     manifest: bool = True,
+    method: str | None = None,
 ) -> Evidence:
-    """Export [start, end) of ``channel`` to ``output``; write the manifest unless asked not to."""
+    """Export [start, end) of ``channel`` to ``output``; write the manifest unless asked not to.
+
+    ``method`` (``rtsp`` or ``download``) forces how the video is read where the
+    device offers several ways; by default the driver chooses.
+    """
     info = await device.info()
     tz = await device.timezone()
     recorded = await _recorded(device, channel, start, end)
@@ -71,11 +76,16 @@ async def export_evidence(
             )
         # Playback starts at the first recorded frame and keeps gaps in the timestamps.
         expected = (min(end, recorded[-1].end) - max(start, recorded[0].start)).total_seconds()
-    source = await device.playback_source(channel, start, end)
+    source = await device.playback_source(channel, start, end, method=method)
+
+    async def fetch(target: Path, progress: DownloadProgress) -> None:
+        await device.download(source, target, progress=progress)
+
     started = datetime.now(UTC)
     result = await export_clip(
         source,
         output,
+        fetch=fetch,
         secrets=device.address.secrets(),
         progress=progress,
         time_limit=time_limit,
@@ -124,7 +134,10 @@ async def export_evidence(
             "source": {
                 "protocol": source.protocol,
                 "url": source.display_url,
-                "method": "stream copy (no re-encoding), audio dropped",
+                "container": source.container,
+                "method": "stream copy (no re-encoding), audio dropped"
+                if source.container != "mp4" or source.protocol == "rtsp"
+                else "the device's MP4, unchanged",
             },
             "export": {
                 "started_utc": started.isoformat(),

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +28,7 @@ from camfetch.errors import (
     MediaError,
     NothingFoundError,
     UnreachableError,
+    UnsupportedError,
 )
 from camfetch.files import atomic_output
 from camfetch.media.ffmpeg import STDERR_KEEP, error_tail, ffmpeg_exe, ffmpeg_version, kill
@@ -35,6 +36,8 @@ from camfetch.media.mp4 import Mp4Info, inspect_mp4
 from camfetch.models import PlaybackSource
 
 Progress = Callable[[float], None]  # seconds of video written so far
+#: Downloads an HTTP playback source into a file, reporting (bytes, total bytes).
+Fetch = Callable[[Path, Callable[[int, int | None], None]], Awaitable[None]]
 
 #: Allowed shortfall between the asked and the exported duration.
 DURATION_TOLERANCE = 1.0
@@ -84,17 +87,27 @@ def default_time_limit(source: PlaybackSource) -> float:
     return 30.0 + (2.0 * duration if source.realtime else 0.5 * duration)
 
 
-def ffmpeg_arguments(source: PlaybackSource, output: Path, *, io_timeout: float) -> list[str]:
-    """The ffmpeg command line (without the binary) for exporting ``source``."""
+def partial_path(output: Path) -> Path:
+    """Where a download for ``output`` is kept until it is complete (and resumed from)."""
+    return output.with_name(f".{output.name}.download")
+
+
+def ffmpeg_arguments(
+    source: PlaybackSource, output: Path, *, io_timeout: float, local: Path | None = None
+) -> list[str]:
+    """The ffmpeg command line (without the binary): from the device's RTSP playback,
+    or from a downloaded file ``local`` (remuxed from its container)."""
     args = ["-hide_banner", "-nostdin", "-loglevel", "error", "-nostats", "-progress", "pipe:1"]
-    if source.protocol == "rtsp":
+    if local is None:
         args += ["-rtsp_transport", "tcp", "-timeout", str(int(io_timeout * 1_000_000))]
+        args += ["-i", source.url]
     else:
-        args += ["-rw_timeout", str(int(io_timeout * 1_000_000))]
         if source.container:
             args += ["-f", source.container]
+        if source.offset > 0:
+            args += ["-ss", f"{source.offset:.3f}"]
+        args += ["-i", str(local)]
     args += [
-        "-i", source.url,
         "-map", "0:v:0", "-c:v", "copy", "-an", "-sn", "-dn",
         "-t", f"{source.duration:.3f}",
         "-movflags", "+faststart",
@@ -112,6 +125,7 @@ async def export_clip(
     source: PlaybackSource,
     output: Path,
     *,
+    fetch: Fetch | None = None,
     secrets: Sequence[str] = (),
     io_timeout: float = 10.0,
     time_limit: float | None = None,
@@ -121,21 +135,45 @@ async def export_clip(
 ) -> ExportResult:
     """Export ``source`` to ``output`` (MP4) and verify it. Raises typed errors.
 
+    RTSP sources are read by ffmpeg. HTTP sources are downloaded by ``fetch``
+    (the driver's, with its authentication) into a partial file that survives
+    an interruption when the device allows resuming; an MP4 download is then
+    verified and moved into place as it is, anything else is remuxed by ffmpeg.
+
     ``expect_duration`` is how much video the device holds for the range (from a
     recording search); a shorter result means the stream stopped early, which
     ffmpeg does not report, so it fails here and nothing is written.
     """
     limit = default_time_limit(source) if time_limit is None else time_limit
     started = time.monotonic()
+    deadline = started + limit
+    local: Path | None = None
+    if source.protocol == "http":
+        local = await _download(source, output, fetch, limit, progress)
     with atomic_output(output, durable=durable) as tmp:
-        args = ffmpeg_arguments(source, tmp, io_timeout=io_timeout)
-        returncode, stderr = await _run(
-            args, limit=limit, progress=progress, label=source.display_url
-        )
-        if returncode != 0 or not tmp.exists() or tmp.stat().st_size == 0:
-            raise _classify(stderr, secrets, source.display_url)
+        if local is not None and source.container == "mp4":
+            local.replace(tmp)  # the device's own MP4: kept byte for byte
+        else:
+            args = ffmpeg_arguments(source, tmp, io_timeout=io_timeout, local=local)
+            remaining = max(5.0, deadline - time.monotonic())
+            returncode, stderr = await _run(
+                args,
+                limit=remaining,
+                progress=progress if local is None else None,
+                label=source.display_url,
+            )
+            if returncode != 0 or not tmp.exists() or tmp.stat().st_size == 0:
+                if local is not None:
+                    raise MediaError(
+                        f"the downloaded {source.container or 'file'} does not convert to MP4: "
+                        f"{error_tail(stderr, secrets)}",
+                        device=source.display_url,
+                    )
+                raise _classify(stderr, secrets, source.display_url)
         info = _verify(tmp, source, expect_duration)
         digest, size = _digest(tmp)
+    if local is not None:
+        local.unlink(missing_ok=True)
     elapsed = time.monotonic() - started
     video = info.video
     assert video is not None  # _verify checked it
@@ -153,6 +191,39 @@ async def export_clip(
         source=source.display_url,
         ffmpeg_version=ffmpeg_version(),
     )
+
+
+async def _download(
+    source: PlaybackSource,
+    output: Path,
+    fetch: Fetch | None,
+    limit: float,
+    progress: Progress | None,
+) -> Path:
+    """Fetch an HTTP source into its partial file; kept on failure only if resumable."""
+    if fetch is None:
+        raise UnsupportedError("this source is a download, and no downloader was given")
+    local = partial_path(output)
+    local.parent.mkdir(parents=True, exist_ok=True)
+
+    def bytes_done(done: int, total: int | None) -> None:
+        total = total or source.size_hint
+        if progress is not None and total:
+            progress(source.duration * min(1.0, done / total))
+
+    try:
+        await asyncio.wait_for(fetch(local, bytes_done), limit)
+    except TimeoutError:
+        if not source.resumable:
+            local.unlink(missing_ok=True)
+        raise DeviceTimeoutError(
+            f"download stopped at its {limit:g} s time limit", device=source.display_url
+        ) from None
+    except BaseException:
+        if not source.resumable:
+            local.unlink(missing_ok=True)
+        raise
+    return local
 
 
 async def _run(

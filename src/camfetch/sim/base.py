@@ -7,10 +7,12 @@ inside any asyncio loop (tests) or as ``camfetch sim <vendor>`` (a process).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import ClassVar
 from urllib.parse import quote
 
@@ -25,6 +27,19 @@ from camfetch.sim.frames import FrameGenerator
 
 DEFAULT_USER = "admin"
 DEFAULT_PASSWORD = "camfetch"  # noqa: S105 - the documented password of simulated devices
+
+
+@dataclass(frozen=True, slots=True)
+class BareRequest:
+    """How a plain HTTP client fetches a live snapshot from a simulator (benchmarks).
+
+    ``auth`` is ``basic``, ``digest`` or ``none`` (credentials in the URL, a token).
+    """
+
+    url: str
+    auth: str
+    username: str = ""
+    password: str = field(default="", repr=False)
 
 
 class SimulatedDevice(ABC):
@@ -43,6 +58,7 @@ class SimulatedDevice(ABC):
         size: tuple[int, int] = (1280, 720),
         seed: str | None = None,
         retention_days: float = 3.0,
+        frame_period: float = 1.0,
     ) -> None:
         self.name = name
         self.username = username
@@ -55,6 +71,7 @@ class SimulatedDevice(ABC):
         self.seed = seed or name
         self.archive = RecordingArchive(self.seed, retention=timedelta(days=retention_days))
         self.faults = FaultPlan()
+        self.frame_period = frame_period  # seconds a live picture stays the same
         self.requests = 0
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
@@ -100,6 +117,18 @@ class SimulatedDevice(ABC):
             await self._runner.cleanup()
             self._runner = None
 
+    def live_moment(self) -> datetime:
+        """The device time the live picture shows (held for ``frame_period`` seconds)."""
+        now = self.clock.now()
+        if self.frame_period > 1.0:
+            stamp = int(now.timestamp() // self.frame_period * self.frame_period)
+            now = datetime.fromtimestamp(stamp, now.tzinfo)
+        return now
+
+    async def warm_up(self) -> None:
+        """Render channel 1's live picture now, so a benchmark measures the network path."""
+        await asyncio.to_thread(self.frames.jpeg, 1, self.live_moment())
+
     async def start_extra(self) -> None:  # noqa: B027 - an optional hook
         """Start more servers (RTSP) after HTTP is up."""
 
@@ -110,6 +139,10 @@ class SimulatedDevice(ABC):
 
     @abstractmethod
     def add_routes(self, app: web.Application) -> None: ...
+
+    @abstractmethod
+    def snapshot_request(self, channel: int = 1) -> BareRequest:
+        """The raw request for a live snapshot, for comparing camfetch with a bare client."""
 
     def middlewares(self) -> list[Middleware]:
         return []

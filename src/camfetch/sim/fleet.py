@@ -1,61 +1,61 @@
-"""Many simulated cameras in one process, for benchmarks and load tests.
+"""Many simulated devices in one process, for benchmarks and load tests.
 
-``python -m camfetch.sim.fleet --count 200 --latency 0.15`` starts 200
-single-channel Viewtron cameras on loopback, prints one JSON line per camera
-(``{"url": …}``) and then ``{"ready": true}``, and runs until stdin closes or
-the process is signalled. Each camera serves one snapshot at a time and
-answers after ``latency`` seconds, like a small IP camera.
+``python -m camfetch.sim.fleet --vendor viewtron --count 200 --latency 0.15``
+starts 200 single-channel devices on loopback, prints one JSON line per device
+(``{"url": …, "bare": {"url", "auth", "username", "password"}}``: the camfetch
+URL, and how a plain HTTP client fetches the same snapshot) and then
+``{"ready": true}``, and runs until stdin closes or the process is signalled.
+Each device takes ``latency`` seconds per snapshot and serves one at a time,
+like a small IP camera. Each vendor's simulator module provides
+``fleet_member(number, *, latency, size)``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import importlib
 import json
 import signal
 import sys
+from collections.abc import Callable
 
-from camfetch.sim.viewtron import ViewtronSimulator
+from camfetch.sim.base import SimulatedDevice
+
+#: vendor name -> "module:function" building one fleet member.
+MEMBERS: dict[str, str] = {
+    "viewtron": "camfetch.sim.viewtron:fleet_member",
+    "amcrest": "camfetch.sim.amcrest:fleet_member",
+    "2n": "camfetch.sim.two_n:fleet_member",
+    "flussonic-jpg": "camfetch.sim.flussonic:fleet_member_jpeg",
+    "flussonic-mp4": "camfetch.sim.flussonic:fleet_member_mp4",
+}
+
+
+def member_factory(vendor: str) -> Callable[..., SimulatedDevice]:
+    module, _, name = MEMBERS[vendor].partition(":")
+    factory: Callable[..., SimulatedDevice] = getattr(importlib.import_module(module), name)
+    return factory
 
 
 def build_fleet(
-    count: int,
-    *,
-    latency: float,
-    size: tuple[int, int],
-    frame_period: float,
-    api: str = "2.0",
-) -> list[ViewtronSimulator]:
-    fleet = []
-    for n in range(count):
-        sim = ViewtronSimulator(
-            api=api,  # type: ignore[arg-type]
-            kind="ipc",
-            name=f"Camera {n + 1:03d}",
-            tz="UTC",
-            size=size,
-            frame_period=frame_period,
-            snapshot_concurrency=1,
-            snapshot_delay=latency,
-        )
-        fleet.append(sim)
-    return fleet
+    vendor: str, count: int, *, latency: float, size: tuple[int, int]
+) -> list[SimulatedDevice]:
+    make = member_factory(vendor)
+    return [make(n + 1, latency=latency, size=size) for n in range(count)]
 
 
 async def serve(args: argparse.Namespace) -> None:
     width, _, height = args.size.partition("x")
     fleet = build_fleet(
-        args.count,
-        latency=args.latency,
-        size=(int(width), int(height)),
-        frame_period=args.frame_period,
-        api=args.api,
+        args.vendor, args.count, latency=args.latency, size=(int(width), int(height))
     )
     for sim in fleet:
         await sim.start()
-        # Render each camera's picture now so the first sweep measures the network path.
-        await asyncio.to_thread(sim.frames.jpeg, 1, sim.live_moment())
-        print(json.dumps({"url": sim.device_url()}), flush=True)
+        await sim.warm_up()
+        bare = dataclasses.asdict(sim.snapshot_request(1))
+        print(json.dumps({"url": sim.secret_url(), "bare": bare}), flush=True)
     print(json.dumps({"ready": True}), flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -69,13 +69,12 @@ async def serve(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--vendor", choices=sorted(MEMBERS), default="viewtron")
     parser.add_argument("--count", type=int, default=200)
     parser.add_argument(
         "--latency", type=float, default=0.15, help="seconds each snapshot takes to produce"
     )
     parser.add_argument("--size", default="1920x1080", help="picture size WxH")
-    parser.add_argument("--frame-period", type=float, default=3600.0, help="seconds per picture")
-    parser.add_argument("--api", choices=["1.9", "2.0"], default="2.0")
     asyncio.run(serve(parser.parse_args(argv)))
 
 

@@ -35,7 +35,7 @@ from PIL import Image
 
 from camfetch import timeutil
 from camfetch.models import RecordingKind
-from camfetch.sim.base import SimulatedDevice
+from camfetch.sim.base import BareRequest, SimulatedDevice
 from camfetch.sim.h264 import RecordingStream, VideoFormat, encode_keyframe
 from camfetch.sim.httpauth import DeviceLogin, Verdict
 from camfetch.sim.rtsp import BasicAuth, MediaSource, RtspError, RtspRequest, RtspServer
@@ -93,7 +93,6 @@ class ViewtronSimulator(SimulatedDevice):
         rtsp_port: int = 0,
         snapshot_concurrency: int = 1,
         snapshot_delay: float = 0.0,
-        frame_period: float = 1.0,
         **common: object,
     ) -> None:
         default_name = "IPC" if kind == "ipc" else "NVR"
@@ -112,7 +111,6 @@ class ViewtronSimulator(SimulatedDevice):
         self.playback_speed = playback_speed
         self.playback_fps = playback_fps
         self.requested_rtsp_port = rtsp_port
-        self.frame_period = frame_period
         self.snapshot_delay = snapshot_delay
         self.login = DeviceLogin(
             self.username,
@@ -180,6 +178,10 @@ class ViewtronSimulator(SimulatedDevice):
         if self.chid_base != 1:
             options["chid_base"] = str(self.chid_base)
         return options
+
+    def snapshot_request(self, channel: int = 1) -> BareRequest:
+        url = f"http://{self.host}:{self.port}/GetSnapshot/{channel}"
+        return BareRequest(url, "basic", self.username, self.password)
 
     # -- RTSP playback -----------------------------------------------------------------------
 
@@ -489,13 +491,6 @@ class ViewtronSimulator(SimulatedDevice):
 
     # -- pictures ----------------------------------------------------------------------------
 
-    def live_moment(self) -> datetime:
-        now = self.clock.now()
-        if self.frame_period > 1.0:
-            stamp = int(now.timestamp() // self.frame_period * self.frame_period)
-            now = datetime.fromtimestamp(stamp, now.tzinfo)
-        return now
-
     async def get_snapshot(self, request: web.Request, channel: int) -> web.StreamResponse:
         async with self._snapshot_slots:  # devices encode one snapshot at a time
             if self.snapshot_delay:
@@ -598,3 +593,17 @@ class ViewtronSimulator(SimulatedDevice):
 def _text(root: Element, path: str) -> str | None:
     el = root.find(path)
     return None if el is None or el.text is None else el.text.strip()
+
+
+def fleet_member(number: int, *, latency: float, size: tuple[int, int]) -> ViewtronSimulator:
+    """One camera of a benchmark fleet: a v2.0 IPC taking ``latency`` s per snapshot."""
+    return ViewtronSimulator(
+        api="2.0",
+        kind="ipc",
+        name=f"Camera {number:03d}",
+        tz="UTC",
+        size=size,
+        frame_period=3600.0,
+        snapshot_concurrency=1,
+        snapshot_delay=latency,
+    )

@@ -1,0 +1,1 @@
+"""One module per simulated vendor, each adding its ``camfetch sim <vendor>`` command."""
