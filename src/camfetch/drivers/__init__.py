@@ -7,4 +7,9 @@ Other packages add schemes through the ``camfetch.drivers`` entry-point group.
 
 BUILTIN: dict[str, str] = {
     "viewtron": "camfetch.drivers.viewtron:ViewtronDevice",
+    "amcrest": "camfetch.drivers.amcrest:AmcrestDevice",
+    "dahua": "camfetch.drivers.amcrest:AmcrestDevice",
+    "2n": "camfetch.drivers.two_n:TwoNDevice",
+    "watcher": "camfetch.drivers.flussonic:WatcherDevice",
+    "flussonic": "camfetch.drivers.flussonic:FlussonicDevice",
 }
