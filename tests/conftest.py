@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import pytest
 from typer.testing import CliRunner
 
+from camfetch.cli import output
 from camfetch.cli.app import app
 from camfetch.sim.base import SimulatedDevice
 from camfetch.sim.viewtron import ViewtronSimulator
@@ -111,6 +112,13 @@ def make_sim(sim_loop: SimLoop) -> Iterator[Callable[..., Any]]:
     yield make
     for sim in started:
         sim_loop.stop(sim)
+
+
+@pytest.fixture(autouse=True)
+def _forget_secrets() -> Iterator[None]:
+    """The CLI remembers secrets process-wide; in-process runs must not share them."""
+    yield
+    output.SECRETS.clear()
 
 
 @pytest.fixture

@@ -185,7 +185,7 @@ def test_sim_command_serves_and_prints_its_url(tmp_path: Path):
         lines = [proc.stdout.readline() for _ in range(2)]
         assert "Viewtron IPC, API 1.9" in lines[0]
         url = lines[1].split("device URL:")[1].strip()
-        assert url.startswith("viewtron://admin:camfetch@127.0.0.1:") and "tz=Asia/Tokyo" in url
+        assert url.startswith("viewtron://admin:s1mul8@127.0.0.1:") and "tz=Asia/Tokyo" in url
         done = run_camfetch("info", url, "--json")
         assert json.loads(done.stdout)["info"]["time_zone"] == "Asia/Tokyo"
     finally:
@@ -206,3 +206,13 @@ def test_sim_with_a_custom_password_masks_it():
         proc.terminate()
         proc.wait(10)
     assert "MyS3cret" not in "".join(lines) and "admin:***@" in lines[1]
+
+
+def test_output_folder_with_a_trailing_slash_is_created(
+    cli, ipc: ViewtronSimulator, tmp_path: Path
+):
+    folder = tmp_path / "new" / "snaps"
+    result = cli("snapshot", ipc.secret_url(), "-o", f"{folder}/")
+    assert result.exit_code == 0, result.output
+    written = Path(result.stdout.strip())
+    assert written.parent == folder and written.name.startswith("Front_Door_ch1_")

@@ -42,6 +42,12 @@ class DeviceAddress:
         env = os.environ if environ is None else environ
         try:
             parts = urlsplit(url.strip())
+            digit_scheme = _DIGIT_SCHEME.match(url.strip())
+            if not parts.scheme and digit_scheme:
+                # RFC 3986 schemes start with a letter, so urlsplit ignores "2n://":
+                # read the rest as a network path and keep the scheme as written.
+                rest = "//" + url.strip()[digit_scheme.end() :]
+                parts = urlsplit(rest)._replace(scheme=digit_scheme.group(1))
             port = parts.port
         except ValueError as exc:
             raise UsageError(f"not a device URL: {mask_url(url)!r} ({exc})") from None
@@ -150,6 +156,13 @@ class DeviceAddress:
             query = "?" + urlencode(shown, safe="*/")
         return f"{self.scheme}://{user}{self.netloc}{quote(self.path)}{query}"
 
+    def without_password(self) -> str:
+        """The URL as written, but with no password in it (for a config file that gets it
+        from elsewhere). Secret options such as tokens are kept: they are the address."""
+        user = f"{quote(self.username, safe='')}@" if self.username else ""
+        query = "?" + urlencode(self.options, safe="/") if self.options else ""
+        return f"{self.scheme}://{user}{self.netloc}{quote(self.path)}{query}"
+
     def secrets(self) -> list[str]:
         """Every secret string of this address, for scrubbing tool output."""
         found = [self.password] if self.password else []
@@ -183,9 +196,11 @@ def _resolve_password(
     return None
 
 
+_DIGIT_SCHEME = re.compile(r"^([0-9][a-zA-Z0-9+.-]*)://")
 _USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:@/\s]*)(?::[^@/\s]*)?@")
+# A secret value ends where the query does, or at a quote (a URL inside JSON or a message).
 _SECRET_QUERY = re.compile(
-    r"(?P<key>[?&](?:" + "|".join(sorted(SECRET_OPTIONS)) + r")=)[^&#\s]*", re.IGNORECASE
+    r"(?P<key>[?&](?:" + "|".join(sorted(SECRET_OPTIONS)) + r")=)[^&#\s\"'<>]*", re.IGNORECASE
 )
 
 
@@ -195,11 +210,16 @@ def mask_url(url: str) -> str:
     return _SECRET_QUERY.sub(lambda m: f"{m['key']}{MASK}", masked)
 
 
+#: Secrets shorter than this are masked in URLs only: replacing every "x" or "12"
+#: in free text would garble messages without protecting anything.
+MIN_SCRUB = 4
+
+
 def scrub(text: str, secrets: Iterable[str]) -> str:
     """Remove every secret (plain or percent-encoded) and every URL password from text."""
     out = mask_url(text)
     for secret in secrets:
-        if not secret:
+        if len(secret) < MIN_SCRUB:
             continue
         for form in {secret, quote(secret, safe=""), quote(secret)}:
             out = out.replace(form, MASK)

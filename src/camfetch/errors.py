@@ -127,5 +127,6 @@ EXIT_CODES: dict[int, str] = {
     7: "malformed answer from the device",
     8: "not supported by the device",
     9: "media processing (ffmpeg) failed",
+    10: "a camera is not ok (health: degraded or offline)",
     130: "interrupted",
 }

@@ -36,18 +36,25 @@ _counter = itertools.count()
 _TOKEN = secrets.token_hex(3)  # per process, so two processes never pick the same name
 
 
-def _temp_path(target: Path, suffix: str) -> Path:
-    return target.with_name(f".{target.name}.{_TOKEN}{next(_counter)}{suffix}")
+def _temp_path(target: Path, suffix: str, folder: Path | None = None) -> Path:
+    name = f".{target.name}.{_TOKEN}{next(_counter)}{suffix}"
+    return (folder or target.parent) / name
 
 
-def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> Path:
-    """Write ``data`` to ``path`` atomically; returns ``path``."""
-    tmp = _temp_path(path, ".part")
+def write_atomic(
+    path: Path, data: bytes, *, durable: bool = True, tmp_dir: Path | None = None
+) -> Path:
+    """Write ``data`` to ``path`` atomically; returns ``path``.
+
+    The temporary file goes next to ``path``, or into ``tmp_dir`` (which must be
+    on the same filesystem), where a crash's leftovers are easy to clear.
+    """
+    tmp = _temp_path(path, ".part", tmp_dir)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     try:
         fd = os.open(tmp, flags, 0o644)
     except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(tmp, flags, 0o644)
     try:
         try:
@@ -58,7 +65,11 @@ def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> Path:
                 os.fsync(fd)
         finally:
             os.close(fd)
-        tmp.replace(path)
+        try:
+            tmp.replace(path)
+        except FileNotFoundError:  # the target's folder does not exist yet
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.replace(path)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()

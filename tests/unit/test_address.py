@@ -83,3 +83,10 @@ def test_mask_url_and_scrub():
     text = "Opening rtsp://admin:p%40ss@h/x failed; password p@ss rejected"
     cleaned = scrub(text, ["p@ss"])
     assert "p@ss" not in cleaned and "p%40ss" not in cleaned
+
+
+def test_without_password_keeps_everything_else():
+    a = DeviceAddress.parse("2n://api:p%40ss@10.0.0.1:8443/x?https=1&verify=0", environ={})
+    assert a.without_password() == "2n://api@10.0.0.1:8443/x?https=1&verify=0"
+    again = DeviceAddress.parse(a.without_password(), environ={"CAMFETCH_PASSWORD": "p@ss"})
+    assert again.password == "p@ss" and again.options == a.options

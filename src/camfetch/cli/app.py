@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -76,9 +77,18 @@ async def _time(device: Device, text: str) -> datetime:
     return timeutil.resolve(timeutil.parse_user_time(text), await device.timezone())
 
 
-def _is_folder(out: Path | None) -> bool:
-    """No -o, an existing directory, or a path ending in a slash: name the file ourselves."""
-    return out is None or out.is_dir() or str(out).endswith(("/", "\\"))
+def _target(out: str | None, default_name: Callable[[], Awaitable[str]]) -> Awaitable[Path]:
+    """The file to write: ``-o FILE``, or the default name inside ``-o DIR/`` or here.
+
+    A directory is an existing one or any path written with a trailing slash.
+    """
+
+    async def resolve() -> Path:
+        if out is not None and not out.endswith(("/", "\\")) and not Path(out).is_dir():
+            return Path(out)
+        return Path(out or ".") / await default_name()
+
+    return resolve()
 
 
 def _fmt_duration(seconds: float) -> str:
@@ -156,7 +166,7 @@ def snapshot(
         typer.Option("--at", metavar="TIME", help="The frame at this past moment instead of live."),
     ] = None,
     out: Annotated[
-        Path | None,
+        str | None,
         typer.Option("-o", "--output", help="File to write, or a directory for the default name."),
     ] = None,
     size: Annotated[
@@ -181,7 +191,7 @@ async def _snapshot(
     url: str,
     channel_text: str,
     at_text: str | None,
-    out: Path | None,
+    out: str | None,
     size: tuple[int, int] | None,
     as_json: bool,
 ) -> None:
@@ -199,12 +209,13 @@ async def _snapshot(
             raise UnsupportedError("this device does not take a picture size", device=device.label)
         if at is not None and at > timeutil.utcnow() + timedelta(seconds=5):
             raise UsageError(f"--at {at_text}: that moment has not happened yet")
-        path = out
-        if _is_folder(out):
+
+        async def default_name() -> str:
             details = await device.info()
             moment = (at or timeutil.utcnow()).astimezone(tz)
-            path = (out or Path()) / snapshot_filename(details.name, channel, moment)
-        assert path is not None
+            return snapshot_filename(details.name, channel, moment)
+
+        path = await _target(out, default_name)
         saved = await save_snapshot(device, channel, path, at=at, size=size)
     if as_json:
         data = saved.to_json()
@@ -273,8 +284,8 @@ async def _search(
             {
                 "device": device.address.masked(),
                 "channel": channel,
-                "from": start.isoformat(),
-                "to": end.isoformat(),
+                "from": start.astimezone(tz).isoformat(),
+                "to": end.astimezone(tz).isoformat(),
                 "types": kinds or [],
                 "count": len(found),
                 "recorded_seconds": round(recorded, 3),
@@ -320,7 +331,7 @@ def export(
     ] = None,
     channel: ChannelOpt = "1",
     out: Annotated[
-        Path | None,
+        str | None,
         typer.Option("-o", "--output", help="MP4 file to write, or a directory."),
     ] = None,
     time_limit: Annotated[
@@ -352,7 +363,7 @@ async def _export(
     start_text: str,
     end_text: str | None,
     duration: float | None,
-    out: Path | None,
+    out: str | None,
     time_limit: float | None,
     manifest: bool,
     method: str | None,
@@ -370,14 +381,13 @@ async def _export(
             raise UnsupportedError("this device offers no recorded video", device=device.label)
         tz = await device.timezone()
         length = (end - start).total_seconds()
-        path = out
-        if _is_folder(out):
+
+        async def default_name() -> str:
             details = await device.info()
-            stem = snapshot_filename(details.name, channel, start.astimezone(tz)).removesuffix(
-                ".jpg"
-            )
-            path = (out or Path()) / f"{stem}_{round(length)}s.mp4"
-        assert path is not None
+            stem = snapshot_filename(details.name, channel, start.astimezone(tz))
+            return f"{stem.removesuffix('.jpg')}_{round(length)}s.mp4"
+
+        path = await _target(out, default_name)
         with output.progress_bar("Exporting", length) as bar:
             task = bar.task_ids[0]
 
@@ -519,12 +529,16 @@ async def _stream(
 
 
 def _register_subcommands() -> None:
+    from camfetch.cli import commands
     from camfetch.cli.demo import demo
     from camfetch.cli.sim import load_vendor_commands, sim_app
+    from camfetch.cli.tour import tour
 
     load_vendor_commands()
     app.add_typer(sim_app, name="sim")
     app.command()(demo)
+    app.command()(tour)
+    commands.load(app)
 
 
 _register_subcommands()

@@ -1,141 +1,155 @@
-"""``camfetch demo``: the whole tour against simulated devices, no hardware needed.
+"""``camfetch demo``: a simulated fleet of every vendor, served with its jobs running.
 
-Starts a Viewtron IPC on API v1.9 and a 4-channel Viewtron NVR on API v2.0 (each
-with its own clock zone, recordings of the last days and RTSP playback), then
-does what a user would: device info, live snapshots of every channel, the frame
-at a past moment, a recording search, and a clip export with its manifest.
+Starts one or more simulated devices of every vendor camfetch supports,
+writes a configuration for them (``<dir>/camfetch.yaml``; the password comes
+from the environment, not the file) with a timelapse every 10 s and a health
+check every 15 s, and runs the service with its API, printing the address.
+The fleet misbehaves on purpose (a black channel, a frozen one, a camera that
+drops off the network every two minutes, a slow intercom, a clock five minutes off)
+so that every health reason can be seen. Runs until Ctrl-C or ``--duration``.
 """
 
 from __future__ import annotations
 
-import json
+import asyncio
+import contextlib
+import os
+import socket
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from camfetch import timeutil
+from camfetch.address import DeviceAddress
 from camfetch.cli import output
 from camfetch.cli.output import note, run, say
-from camfetch.device import Device
-from camfetch.files import safe_name, write_atomic
-from camfetch.http import HttpPool
-from camfetch.jobs.capture import save_snapshot, snapshot_filename
-from camfetch.jobs.evidence import export_evidence
-from camfetch.models import Capability, RecordingKind
-from camfetch.registry import open_device
-from camfetch.sim.base import SimulatedDevice
-from camfetch.sim.viewtron import ViewtronSimulator
+from camfetch.files import write_atomic
+from camfetch.service.config import load_config
+from camfetch.service.server import serve
+from camfetch.service.service import CaptureService
+from camfetch.sim import demo_fleet
+from camfetch.sim.base import DEFAULT_PASSWORD
+
+PASSWORD_VARIABLE = "CAMFETCH_DEMO_PASSWORD"  # noqa: S105 - a variable's name
+STATUS_EVERY = 30.0
 
 
 def demo(
     out: Annotated[
-        Path, typer.Option("-o", "--output", help="Directory for the demo's files.")
+        Path, typer.Option("-o", "--output", help="Directory for the demo's config and data.")
     ] = Path("camfetch-demo"),
-    seconds: Annotated[
-        int, typer.Option("--seconds", min=1, max=120, help="Length of the exported clips.")
-    ] = 10,
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, help="API port (0 or busy: any free one).")
+    ] = 8080,
+    duration: Annotated[
+        float | None, typer.Option("--duration", min=1, help="Stop after this many seconds.")
+    ] = None,
 ) -> None:
-    """Run the tour against a simulated Viewtron IPC (v1.9) and NVR (v2.0)."""
-    run(_demo(out, seconds))
+    """Serve a simulated fleet of every vendor with timelapse and health jobs; print the API."""
+    run(_demo(out, port, duration))
 
 
-def demo_fleet() -> list[SimulatedDevice]:
-    return [
-        ViewtronSimulator(
-            api="1.9", kind="ipc", name="Front Door", tz="America/New_York",
-            snapshot_by_time="h264",
-        ),
-        ViewtronSimulator(
-            api="2.0", kind="nvr", channels=4, name="Warehouse NVR", tz="Europe/Berlin",
-        ),
-    ]  # fmt: skip
+def _free(port: int) -> int:
+    """``port`` if it can be bound on loopback, else 0 (any free port)."""
+    if port == 0:
+        return 0
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return 0
+    return port
 
 
-async def _demo(out: Path, seconds: int) -> None:
-    fleet = demo_fleet()
-    pool = HttpPool()
+def _config_url(member: demo_fleet.Member) -> str:
+    """The device URL without its password (the config takes it from the environment)."""
+    return DeviceAddress.parse(demo_fleet.url(member), environ={}).without_password()
+
+
+def write_config(folder: Path, fleet: list[demo_fleet.Member], port: int) -> Path:
+    devices = "".join(
+        f"  - name: {m.key}\n"
+        f"    url: '{_config_url(m)}'\n"
+        f"    password: ${{{PASSWORD_VARIABLE}}}\n"
+        f"    labels: {{vendor: {m.device.scheme}}}\n"
+        for m in fleet
+    )
+    text = (
+        "# Written by `camfetch demo` for its simulated fleet.\n"
+        "storage: {root: ./data}\n"
+        f"api: {{listen: '127.0.0.1:{port}', refresh: 2s}}\n"
+        f"devices:\n{devices}"
+        "jobs:\n"
+        "  - {name: timelapse, type: timelapse, interval: 10s, retention: 1h}\n"
+        "  - name: health\n"
+        "    type: health\n"
+        "    interval: 15s\n"
+        "    thresholds: {latency: 1s, frozen_checks: 3, skew: 60s, hysteresis: 2}\n"
+        "  - {name: nightly, type: timelapse-build, at: '00:10', span: 24h}\n"
+    )
+    path = folder / "camfetch.yaml"
+    write_atomic(path, text.encode("utf-8"))
+    return path
+
+
+async def _demo(out: Path, port: int, duration: float | None) -> None:
+    fleet = demo_fleet.demo_fleet()
+    os.environ.setdefault(PASSWORD_VARIABLE, DEFAULT_PASSWORD)
+    stop = output.interrupt_event()
+    if duration is not None:
+        asyncio.get_running_loop().call_later(duration, stop.set)
+    await demo_fleet.start(fleet)
+    background: list[asyncio.Task[None]] = []
     try:
-        for sim in fleet:
-            await sim.start()
-        say(f"camfetch demo: {len(fleet)} simulated devices, files go to {out.resolve()}")
-        for sim in fleet:
+        for member in fleet:
+            say(member.device.describe())
+        path = write_config(out, fleet, _free(port))
+        config = load_config(path)
+        service = CaptureService(config)
+        output.remember_secrets(service.fleet.secrets())
+
+        def ready(address: str) -> None:
             say("")
-            say(sim.describe())
-            async with open_device(sim.device_url(), pool=pool) as device:
-                await _tour(device, out / safe_name(sim.name), seconds)
+            say(f"camfetch demo: {len(fleet)} devices served with timelapse and health jobs")
+            say(f"  API       {address}/api/devices   (docs {address}/docs)")
+            say(f"  a picture {address}/api/devices/warehouse-nvr/channels/1/latest.jpg")
+            say(f"  health    {address}/api/health    metrics {address}/metrics")
+            say(f"  config    {path}   data {config.storage.root}")
+            note("Ctrl-C to stop; a status line follows every 30 s")
+            background.append(asyncio.create_task(demo_fleet.run_scenario(fleet, stop)))
+            background.append(asyncio.create_task(_status(service, stop)))
+
+        await serve(service, stop, on_ready=ready)
     finally:
-        await pool.close()
-        for sim in fleet:
-            await sim.stop()
-    say("")
-    say(f"Done. Everything the tour wrote is under {out.resolve()}")
+        stop.set()
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+        await demo_fleet.stop(fleet)
 
 
-async def _tour(device: Device, folder: Path, seconds: int) -> None:
-    details = await device.info()
-    channels = await device.channels()
-    caps = await device.capabilities()
-    tz = await device.timezone()
-    say(
-        f"  info: {details.vendor} {details.model} '{details.name}', {details.kind.value}, "
-        f"firmware {details.firmware}, API {details.api_version or 'v1.x'}, "
-        f"{len(channels)} channel(s), clock {details.time_zone}"
-    )
-    if Capability.SNAPSHOT in caps:
-        for ch in channels:
-            now = timeutil.utcnow().astimezone(tz)
-            path = folder / "live" / snapshot_filename(details.name, ch.number, now)
-            saved = await save_snapshot(device, ch.number, path)
-            snap = saved.snapshot
-            say(f"  snapshot ch{ch.number}: {snap.width}x{snap.height}, {snap.size} bytes → {path}")
-    if Capability.SEARCH not in caps:
-        return
-    end = timeutil.utcnow()
-    start = end - timedelta(hours=24)
-    found = [seg async for seg in device.search(1, start, end)]
-    kinds = Counter(seg.kind.value for seg in found)
-    recorded = sum(seg.duration for seg in found)
-    summary = ", ".join(f"{n} {k}" for k, n in kinds.most_common())
-    say(
-        f"  search ch1, last 24 h: {len(found)} segments ({summary}), "
-        f"{recorded / 3600:.1f} h recorded"
-    )
-    listing = {
-        "channel": 1,
-        "from": start.isoformat(),
-        "to": end.isoformat(),
-        "segments": [seg.to_json() for seg in found],
-    }
-    write_atomic(folder / "search-ch1.json", (json.dumps(listing, indent=2) + "\n").encode())
-    if not found:
-        return
-    if Capability.SNAPSHOT_AT in caps:
-        past = next((s for s in reversed(found) if s.start < end - timedelta(hours=1)), found[0])
-        moment = past.start + timedelta(seconds=min(5.0, past.duration / 2))
-        path = folder / "past" / snapshot_filename(details.name, 1, moment.astimezone(tz))
-        saved = await save_snapshot(device, 1, path, at=moment)
-        say(
-            f"  frame at {moment.astimezone(tz):%Y-%m-%d %H:%M:%S} (device time): "
-            f"from {saved.snapshot.original_format} → {path}"
+async def _status(service: CaptureService, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), STATUS_EVERY)
+            return
+        stats = service.scheduler.stats.get("timelapse")
+        gaps = (
+            ", ".join(f"{n} {reason}" for reason, n in sorted(stats.gaps.items())) if stats else ""
         )
-    if Capability.PLAYBACK in caps:
-        long_enough = [s for s in found if s.duration >= seconds and s.end < end]
-        motion = [s for s in long_enough if s.kind is RecordingKind.MOTION]
-        chosen = (motion or long_enough or found)[-1]
-        clip_start = chosen.start
-        clip = folder / f"{snapshot_filename(details.name, 1, clip_start.astimezone(tz))[:-4]}.mp4"
-        with output.progress_bar(f"  exporting {seconds} s", seconds) as bar:
-            evidence = await export_evidence(
-                device, 1, clip_start, clip_start + timedelta(seconds=seconds), clip,
-                progress=lambda t: bar.update(bar.task_ids[0], completed=min(t, seconds)),
-            )  # fmt: skip
-        result = evidence.result
+        health: Counter[str] = Counter()
+        reasons: Counter[str] = Counter()
+        for tracker in service.trackers.values():
+            for state in tracker.states().values():
+                health[state.status.value] += 1
+                if state.status.value != "ok":
+                    reasons[state.reason.value] += 1
         say(
-            f"  export {chosen.vendor_kind} clip from {clip_start.astimezone(tz):%H:%M:%S}: "
-            f"{result.codec.upper()} {result.width}x{result.height}, {result.duration:.1f} s, "
-            f"{result.size / 1e6:.1f} MB → {clip}"
+            f"{datetime.now():%H:%M:%S} captures {stats.done if stats else 0}"
+            + (f" (gaps: {gaps})" if gaps else "")
+            + " · health: "
+            + ", ".join(f"{n} {status}" for status, n in sorted(health.items()))
+            + (f" ({', '.join(sorted(reasons))})" if reasons else "")
         )
-        note(f"  manifest {evidence.manifest}, sha256 {result.sha256[:16]}…")

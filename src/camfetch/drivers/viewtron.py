@@ -24,6 +24,7 @@ import base64
 import binascii
 import math
 import re
+import time
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
@@ -61,6 +62,7 @@ from camfetch.models import (
 
 NAMESPACE = "http://www.ipc.com/ver10"
 SNAPSHOT_CAP = 32 * MiB  # v2 answers carry base64 JPEGs in XML
+CLOCK_MAX_AGE = 60.0  # seconds before info() reads the device clock again
 XML_CAP = 8 * MiB
 
 #: errorCode meanings (docs: error-codes); v1.9 sends only the number.
@@ -155,7 +157,7 @@ class ViewtronDevice(Device):
         self._tz: tzinfo | None = None
         self._tz_name: str | None = None
         self._skew: float | None = None
-        self._clock_read = False
+        self._clock_read_at: float | None = None  # monotonic time of the last GetDateAndTime
         self._record_types: dict[str, RecordingKind] | None = None
         self._rtsp_port: int | None = None
 
@@ -178,8 +180,9 @@ class ViewtronDevice(Device):
 
     async def info(self) -> DeviceInfo:
         profile = await self._get_profile()
-        if not self._clock_read:
-            await self._read_clock()
+        read_at = self._clock_read_at
+        if read_at is None or time.monotonic() - read_at > CLOCK_MAX_AGE:
+            await self._read_clock()  # long-lived devices: the skew can change
         f = profile.fields
         extra = {
             key: f[name]
@@ -258,7 +261,7 @@ class ViewtronDevice(Device):
         else:
             tz, name = timeutil.local_zone(), "host local time (device did not say)"
         self._tz, self._tz_name = tz, name
-        self._clock_read = True
+        self._clock_read_at = time.monotonic()
         if shown:
             try:
                 device_now = timeutil.parse_wall(shown, tz)

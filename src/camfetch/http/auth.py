@@ -59,6 +59,9 @@ class DeviceAuth:
             return response
         offered = offered_schemes(response)
         if "digest" in offered:
+            # The Digest middleware asks again for its own challenge (one more 401 without
+            # credentials): cheaper than a second wrong-password attempt, since it retries
+            # every 401 once to renew a stale nonce.
             response.release()
             self.scheme = "digest"
             return await self._digest(request, handler)

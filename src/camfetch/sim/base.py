@@ -3,6 +3,10 @@
 A vendor simulator subclasses :class:`SimulatedDevice`, adds its routes and
 its authentication, and, if it serves recorded video, an RTSP server. It runs
 inside any asyncio loop (tests) or as ``camfetch sim <vendor>`` (a process).
+
+Conditions can be changed while a simulator runs (tests and demos script them):
+:meth:`SimulatedDevice.set_condition` makes pictures black or frozen, answers
+slow, the clock wrong, or the device go offline and come back.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import ClassVar
+from typing import Any, ClassVar, Protocol
 from urllib.parse import quote
 
 from aiohttp import web
@@ -23,10 +27,19 @@ from camfetch import timeutil
 from camfetch.sim.archive import RecordingArchive
 from camfetch.sim.clock import DeviceClock
 from camfetch.sim.faults import FaultPlan, fault_middleware
-from camfetch.sim.frames import FrameGenerator
+from camfetch.sim.frames import FrameGenerator, PictureMode
+from camfetch.sim.rtsp import RtspServer
 
 DEFAULT_USER = "admin"
-DEFAULT_PASSWORD = "camfetch"  # noqa: S105 - the documented password of simulated devices
+DEFAULT_PASSWORD = "s1mul8"  # noqa: S105 - the documented password of simulated devices
+
+
+class Listener(Protocol):
+    """A server a simulator runs besides HTTP (RTSP): it stops and starts on its own port."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +88,7 @@ class SimulatedDevice(ABC):
         self.requests = 0
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
+        self.offline = False  # go_offline() / come_back()
 
     # -- identity ----------------------------------------------------------------------------
 
@@ -134,6 +148,99 @@ class SimulatedDevice(ABC):
 
     async def stop_extra(self) -> None:  # noqa: B027 - an optional hook
         """Stop what start_extra started."""
+
+    # -- conditions: how a device fails, changeable while it runs ------------------------------
+
+    async def go_offline(self) -> None:
+        """Stop answering, as a device that lost power or network: connections are refused.
+
+        The listening socket closes, open connections are cut, and the extra
+        servers (RTSP) stop too. :meth:`come_back` listens again on the same ports.
+        """
+        if self._runner is None or self.offline:
+            return
+        for site in list(self._runner.sites):
+            await site.stop()
+        server = self._runner.server
+        if server is not None:
+            for connection in server.connections:
+                if connection.transport is not None:
+                    connection.transport.abort()
+        for extra in self.extra_servers():
+            await extra.stop()
+        self.offline = True
+
+    async def come_back(self) -> None:
+        """Answer again after :meth:`go_offline`, on the same HTTP and extra ports."""
+        if self._runner is None or not self.offline:
+            return
+        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
+        await site.start()
+        for extra in self.extra_servers():
+            await extra.start()
+        self.offline = False
+
+    async def outage(self, duration: float, *, after: float = 0.0) -> None:
+        """Wait ``after`` seconds, go offline for ``duration`` seconds, come back.
+
+        Run it as a task (a demo script, ``camfetch sim --offline-after``); cancelling
+        it during the outage leaves the device offline.
+        """
+        await asyncio.sleep(after)
+        await self.go_offline()
+        await asyncio.sleep(duration)
+        await self.come_back()
+
+    def extra_servers(self) -> list[Listener]:
+        """Servers besides HTTP that go offline with the device: every RTSP server it holds."""
+        return [value for value in vars(self).values() if isinstance(value, RtspServer)]
+
+    def set_picture(self, mode: PictureMode | str, channel: int | None = None) -> None:
+        """Make the live picture of ``channel`` (None: every channel) normal, black or frozen.
+
+        Takes effect at the live moment: a frozen channel holds the frame shown now.
+        """
+        self.frames.set_mode(mode, channel, since=self.live_moment())
+
+    async def set_condition(
+        self,
+        *,
+        picture: PictureMode | str | None = None,
+        channel: int | None = None,
+        offline: bool | None = None,
+        latency: float | None = None,
+        skew: float | None = None,
+    ) -> None:
+        """Change how the device behaves; what is not given stays as it is.
+
+        ``picture`` applies to ``channel`` (None: every channel); ``latency`` is
+        seconds added to every answer; ``skew`` is the device clock minus true
+        time, in seconds; ``offline`` stops or restarts answering.
+        """
+        if skew is not None:
+            self.clock.skew = timedelta(seconds=skew)
+        if latency is not None:
+            if latency < 0:
+                raise ValueError("latency cannot be negative")
+            self.faults.latency = latency
+        if picture is not None:
+            self.set_picture(picture, channel)
+        if offline is True:
+            await self.go_offline()
+        elif offline is False:
+            await self.come_back()
+
+    def condition(self) -> dict[str, Any]:
+        """How the device behaves now: offline, latency, clock skew, pictures not normal."""
+        pictures = {
+            "*" if ch is None else str(ch): mode.value for ch, mode in self.frames.modes().items()
+        }
+        return {
+            "offline": self.offline,
+            "latency": self.faults.latency,
+            "skew": self.clock.skew.total_seconds(),
+            "pictures": pictures,
+        }
 
     # -- what subclasses provide -------------------------------------------------------------
 

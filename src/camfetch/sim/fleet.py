@@ -40,20 +40,27 @@ def member_factory(vendor: str) -> Callable[..., SimulatedDevice]:
 
 
 def build_fleet(
-    vendor: str, count: int, *, latency: float, size: tuple[int, int]
+    vendor: str, count: int, *, latency: float, size: tuple[int, int], channels: int = 1
 ) -> list[SimulatedDevice]:
+    """``count`` devices; ``channels`` > 1 makes recorders (vendors that have them)."""
     make = member_factory(vendor)
-    return [make(n + 1, latency=latency, size=size) for n in range(count)]
+    extra = {"channels": channels} if channels > 1 else {}
+    return [make(n + 1, latency=latency, size=size, **extra) for n in range(count)]
 
 
 async def serve(args: argparse.Namespace) -> None:
     width, _, height = args.size.partition("x")
     fleet = build_fleet(
-        args.vendor, args.count, latency=args.latency, size=(int(width), int(height))
+        args.vendor,
+        args.count,
+        latency=args.latency,
+        size=(int(width), int(height)),
+        channels=args.channels,
     )
     for sim in fleet:
         await sim.start()
-        await sim.warm_up()
+        if args.channels == 1:
+            await sim.warm_up()
         bare = dataclasses.asdict(sim.snapshot_request(1))
         print(json.dumps({"url": sim.secret_url(), "bare": bare}), flush=True)
     print(json.dumps({"ready": True}), flush=True)
@@ -75,6 +82,7 @@ def main(argv: list[str] | None = None) -> None:
         "--latency", type=float, default=0.15, help="seconds each snapshot takes to produce"
     )
     parser.add_argument("--size", default="1920x1080", help="picture size WxH")
+    parser.add_argument("--channels", type=int, default=1, help="channels per device (NVRs)")
     asyncio.run(serve(parser.parse_args(argv)))
 
 

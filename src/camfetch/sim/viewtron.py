@@ -595,12 +595,16 @@ def _text(root: Element, path: str) -> str | None:
     return None if el is None or el.text is None else el.text.strip()
 
 
-def fleet_member(number: int, *, latency: float, size: tuple[int, int]) -> ViewtronSimulator:
-    """One camera of a benchmark fleet: a v2.0 IPC taking ``latency`` s per snapshot."""
+def fleet_member(
+    number: int, *, latency: float, size: tuple[int, int], channels: int = 1
+) -> ViewtronSimulator:
+    """One device of a benchmark fleet: a v2.0 IPC (or an NVR with ``channels``) taking
+    ``latency`` s per snapshot, one at a time."""
     return ViewtronSimulator(
         api="2.0",
-        kind="ipc",
-        name=f"Camera {number:03d}",
+        kind="ipc" if channels == 1 else "nvr",
+        channels=channels,
+        name=f"Camera {number:03d}" if channels == 1 else f"NVR {number:03d}",
         tz="UTC",
         size=size,
         frame_period=3600.0,
