@@ -30,7 +30,12 @@ pytest: $(STAMP)
 	$(BIN)/pytest
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/snapshot_sweep.py
+	for vendor in viewtron amcrest 2n flussonic-jpg flussonic-mp4; do \
+		$(BIN)/python benchmarks/snapshot_sweep.py --vendor $$vendor || exit 1; done
+	$(BIN)/python benchmarks/amcrest_search.py
+	$(BIN)/python benchmarks/catalog_inserts.py
+	$(BIN)/python benchmarks/grid_draft.py
+	$(BIN)/python benchmarks/scheduler_fleet.py
 
 clean:
-	rm -rf $(VENV) camfetch-demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) camfetch-demo camfetch-tour .pytest_cache .mypy_cache .ruff_cache

@@ -77,6 +77,7 @@ def test_snapshot_at_in_a_gap_tells_the_frames_time(cli, streamer: FlussonicSimu
     assert result.exit_code == 0, result.output
     frame = datetime.fromtimestamp(gap_start - 1, UTC).astimezone(streamer.clock.tz)
     assert f"frame at {frame.isoformat()}" in result.stderr  # the last recorded second
+    assert "the nearest is 61 s earlier" in result.stderr  # the user is told it differs
     assert decode_check(out.read_bytes()) == SIZE
     data = json.loads(
         cli("snapshot", streamer.secret_url(), "--at", asked.isoformat(), "--json").stdout

@@ -151,7 +151,8 @@ async def _info(url: str, as_json: bool) -> None:
     say(f"Channels ({len(channels)}):")
     for ch in channels:
         state = "" if ch.online is None else (" online" if ch.online else " OFFLINE")
-        say(f"  {ch.number:>3}  {ch.name}{state}")
+        title = f" ({ch.title})" if ch.title and ch.title != ch.name else ""
+        say(f"  {ch.number:>3}  {ch.name}{title}{state}")
 
 
 # -- snapshot --------------------------------------------------------------------------------
@@ -228,8 +229,14 @@ async def _snapshot(
         asked, got = f"{size[0]}x{size[1]}", f"{snap.width}x{snap.height}"
         note(f"the device offers no {asked}; took the closest, {got}")
     if at is not None and snap.requested_time is not None:
+        shown = snap.device_time.isoformat()
+        off = (snap.device_time - snap.requested_time).total_seconds()
+        if abs(off) >= 1:
+            asked = snap.requested_time.astimezone(snap.device_time.tzinfo).isoformat()
+            side = "later" if off > 0 else "earlier"
+            note(f"no frame at {asked}: the nearest is {abs(off):.0f} s {side}")
         note(
-            f"frame at {snap.device_time.isoformat()} (device clock), "
+            f"frame at {shown} (device clock), "
             f"{snap.width}x{snap.height}, {snap.size} bytes from {snap.original_format}"
         )
 

@@ -275,25 +275,9 @@ class AmcrestDevice(Device):
 
     def __init__(self, address: DeviceAddress, pool: HttpPool | None = None) -> None:
         super().__init__(address, pool)
-        https = address.bool_option("https", False)
-        port = address.port or (443 if https else 80)
-        timeout = address.float_option("timeout", 10.0, minimum=0.1)
-        settings = HttpSettings(
-            timeout=timeout,
-            max_requests=address.int_option("max_requests", 1, minimum=1),
-            verify_tls=address.bool_option("verify", True),
-            max_body=TEXT_CAP,
-        )
-        host = f"[{address.host}]" if ":" in address.host else address.host
-        self.http = DeviceHttp(
-            self.pool,
-            f"{'https' if https else 'http'}://{host}:{port}",
-            label=self.label,
-            username=address.username,
-            password=address.password,
-            auth_mode=address.choice_option("auth", ("auto", "basic", "digest"), "auto"),  # type: ignore[arg-type]
-            settings=settings,
-        )
+        settings = HttpSettings.from_address(address, max_body=TEXT_CAP)
+        self.http = DeviceHttp.for_address(self.pool, address, label=self.label, settings=settings)
+        timeout = settings.timeout
         self.timeout = timeout
         self.snapshot_timeout = address.float_option("snapshot_timeout", 2 * timeout, minimum=0.1)
         self.channel_base = int(address.choice_option("channel_base", ("0", "1"), "1"))

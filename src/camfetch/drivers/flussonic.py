@@ -62,7 +62,7 @@ from camfetch.errors import (
     UsageError,
 )
 from camfetch.http import DeviceHttp, HttpPool, HttpSettings, Reply, StreamReply
-from camfetch.http.client import MiB
+from camfetch.http.client import MiB, base_url
 from camfetch.media.ffmpeg import run_ffmpeg
 from camfetch.media.jpeg import inspect_jpeg
 from camfetch.models import (
@@ -444,14 +444,8 @@ class _StreamerDevice(Device):
 
     def __init__(self, address: DeviceAddress, pool: HttpPool | None = None) -> None:
         super().__init__(address, pool)
-        self.settings = HttpSettings(
-            timeout=address.float_option("timeout", 10.0, minimum=0.1),
-            # a media server serves many clients at once, unlike a camera
-            max_requests=address.int_option("max_requests", 4, minimum=1),
-            verify_tls=address.bool_option("verify", True),
-            max_body=JSON_CAP,
-        )
-        self.https = address.bool_option("https", False)
+        # a media server serves many clients at once, unlike a camera
+        self.settings = HttpSettings.from_address(address, max_body=JSON_CAP, max_requests=4)
         self.thumbnails = address.choice_option("thumbnails", ("auto", "jpeg", "mp4"), "auto")
         self.preview_form = address.choice_option("preview", ARCHIVE_FORMS, "query")
         self._streamers: dict[str, DeviceHttp] = {}
@@ -814,15 +808,9 @@ class WatcherDevice(_StreamerDevice):
 
     def __init__(self, address: DeviceAddress, pool: HttpPool | None = None) -> None:
         super().__init__(address, pool)
-        port = address.port or (443 if self.https else 80)
-        host = f"[{address.host}]" if ":" in address.host else address.host
-        self.http = DeviceHttp(
-            self.pool,
-            f"{'https' if self.https else 'http'}://{host}:{port}",
-            label=self.label,
-            username=None,  # Watcher authorizes with its own headers, not HTTP auth
-            password=None,
-            settings=self.settings,
+        # Watcher authorizes with its own headers, not HTTP auth
+        self.http = DeviceHttp.for_address(
+            self.pool, address, label=self.label, settings=self.settings, auth=None
         )
         self._api_key = address.option("api_key") or None
         self._session: str | None = None
@@ -1045,20 +1033,13 @@ class FlussonicDevice(_StreamerDevice):
             raise UsageError(
                 "flussonic:// needs the stream: flussonic://host[:port]/STREAM?token=…"
             )
-        port = address.port or (443 if self.https else 80)
-        host = f"[{address.host}]" if ":" in address.host else address.host
-        base = f"{'https' if self.https else 'http'}://{host}:{port}"
-        self.stream = StreamRef(number=1, name=name, base=base, token=address.option("token"))
+        self.stream = StreamRef(
+            number=1, name=name, base=base_url(address), token=address.option("token")
+        )
         # Admin credentials serve the admin API v3 only, on a client of their own.
         self.admin = (
-            DeviceHttp(
-                self.pool,
-                base,
-                label=self.label,
-                username=address.username,
-                password=address.password,
-                auth_mode="basic",
-                settings=self.settings,
+            DeviceHttp.for_address(
+                self.pool, address, label=self.label, settings=self.settings, auth="basic"
             )
             if address.username
             else None

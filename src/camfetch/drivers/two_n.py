@@ -511,24 +511,8 @@ class TwoNDevice(Device):
 
     def __init__(self, address: DeviceAddress, pool: HttpPool | None = None) -> None:
         super().__init__(address, pool)
-        https = address.bool_option("https", False)
-        port = address.port or (443 if https else 80)
-        settings = HttpSettings(
-            timeout=address.float_option("timeout", 10.0, minimum=0.1),
-            max_requests=address.int_option("max_requests", 1, minimum=1),
-            verify_tls=address.bool_option("verify", True),
-            max_body=JSON_CAP,
-        )
-        host = f"[{address.host}]" if ":" in address.host else address.host
-        self.http = DeviceHttp(
-            self.pool,
-            f"{'https' if https else 'http'}://{host}:{port}",
-            label=self.label,
-            username=address.username,
-            password=address.password,
-            auth_mode=address.choice_option("auth", ("auto", "basic", "digest"), "auto"),  # type: ignore[arg-type]
-            settings=settings,
-        )
+        settings = HttpSettings.from_address(address, max_body=JSON_CAP)
+        self.http = DeviceHttp.for_address(self.pool, address, label=self.label, settings=settings)
         size = address.option("size")
         self.size = parse_size(size) if size else None
         self._lock = asyncio.Lock()

@@ -130,23 +130,10 @@ class ViewtronDevice(Device):
 
     def __init__(self, address: DeviceAddress, pool: HttpPool | None = None) -> None:
         super().__init__(address, pool)
-        https = address.bool_option("https", False)
-        port = address.port or (443 if https else 80)
-        settings = HttpSettings(
-            timeout=address.float_option("timeout", 10.0, minimum=0.1),
-            max_requests=address.int_option("max_requests", 1, minimum=1),
-            verify_tls=address.bool_option("verify", True),
-            max_body=XML_CAP,
-        )
-        host = f"[{address.host}]" if ":" in address.host else address.host
-        self.http = DeviceHttp(
-            self.pool,
-            f"{'https' if https else 'http'}://{host}:{port}",
-            label=self.label,
-            username=address.username,
-            password=address.password,
-            auth_mode=address.choice_option("auth", ("auto", "basic", "digest"), "basic"),  # type: ignore[arg-type]
-            settings=settings,
+        settings = HttpSettings.from_address(address, max_body=XML_CAP)
+        # Viewtron documents Basic on every request; a Digest challenge switches over.
+        self.http = DeviceHttp.for_address(
+            self.pool, address, label=self.label, settings=settings, auth="basic"
         )
         self.chid_base = address.int_option("chid_base", 1, minimum=0)
         self.stream = address.choice_option("stream", ("main", "sub"), "main")

@@ -12,6 +12,7 @@ from typing import Any
 import aiohttp
 from multidict import CIMultiDictProxy
 
+from camfetch.address import DeviceAddress
 from camfetch.errors import (
     AuthenticationError,
     DeviceRefusedError,
@@ -65,6 +66,26 @@ class HttpSettings:
     max_requests: int = 1  # concurrent requests to this device
     verify_tls: bool = True
 
+    @classmethod
+    def from_address(
+        cls, address: DeviceAddress, *, max_body: int, max_requests: int = 1
+    ) -> HttpSettings:
+        """The common URL options (``timeout``, ``max_requests``, ``verify``) applied."""
+        return cls(
+            timeout=address.float_option("timeout", 10.0, minimum=0.1),
+            max_requests=address.int_option("max_requests", max_requests, minimum=1),
+            verify_tls=address.bool_option("verify", True),
+            max_body=max_body,
+        )
+
+
+def base_url(address: DeviceAddress) -> str:
+    """``http(s)://host:port`` of a device: ``https=1`` picks the scheme and default port."""
+    https = address.bool_option("https", False)
+    port = address.port or (443 if https else 80)
+    host = f"[{address.host}]" if ":" in address.host else address.host
+    return f"{'https' if https else 'http'}://{host}:{port}"
+
 
 @dataclass(frozen=True, slots=True)
 class Reply:
@@ -104,6 +125,35 @@ class DeviceHttp:
         )
         self._middlewares = (self._auth,) if self._auth else ()
         self._limit = asyncio.Semaphore(self.settings.max_requests)
+
+    @classmethod
+    def for_address(
+        cls,
+        pool: HttpPool,
+        address: DeviceAddress,
+        *,
+        label: str,
+        settings: HttpSettings,
+        auth: AuthMode | None = "auto",
+    ) -> DeviceHttp:
+        """HTTP to the device at ``address``. ``auth`` is where authentication starts
+        (the URL's ``auth=`` option overrides it); None sends no credentials at all
+        (devices that log in with their own headers)."""
+        if auth is None:
+            return cls(
+                pool, base_url(address), label=label, username=None, password=None,
+                settings=settings,
+            )  # fmt: skip
+        mode = address.choice_option("auth", ("auto", "basic", "digest"), auth)
+        return cls(
+            pool,
+            base_url(address),
+            label=label,
+            username=address.username,
+            password=address.password,
+            auth_mode=mode,  # type: ignore[arg-type]
+            settings=settings,
+        )
 
     @property
     def auth_scheme(self) -> str | None:

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from camfetch.device import Device
-from camfetch.files import safe_name, write_atomic
+from camfetch.files import BackgroundWriter, safe_name
 from camfetch.models import Snapshot
 
 
@@ -38,11 +36,8 @@ class SavedSnapshot:
         }
 
 
-@functools.cache
-def _writers() -> ThreadPoolExecutor:
-    """Two threads for file writes: a slow disk queues work instead of spawning threads,
-    and never takes the default executor away from other work."""
-    return ThreadPoolExecutor(max_workers=2, thread_name_prefix="camfetch-write")
+#: File writes of every job: two threads, in batches (see :class:`BackgroundWriter`).
+WRITER = BackgroundWriter()
 
 
 def snapshot_filename(device_name: str, channel: int, when: datetime) -> str:
@@ -69,8 +64,7 @@ async def save_snapshot(
         snap = await device.snapshot(channel, size=size)
     else:
         snap = await device.snapshot_at(channel, at)
-    write = functools.partial(write_atomic, path, snap.data, durable=durable)
-    await asyncio.get_running_loop().run_in_executor(_writers(), write)
+    await WRITER.write(path, snap.data, durable=durable)
     return SavedSnapshot(path, snap)
 
 
@@ -145,8 +139,7 @@ async def save_stream(
             when = snap.device_time
             stamp = f"{when:%Y%m%d-%H%M%S}-{when.microsecond // 1000:03d}"
             path = folder / f"{stem}_{stamp}_{frames:06d}.jpg"
-            write = functools.partial(write_atomic, path, snap.data, durable=False)
-            await loop.run_in_executor(_writers(), write)
+            await WRITER.write(path, snap.data)
             frames += 1
             size += snap.size
             ended = loop.time()

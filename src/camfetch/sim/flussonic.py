@@ -41,7 +41,6 @@ import math
 import re
 import secrets
 import shutil
-import ssl
 import tempfile
 import time
 from collections import OrderedDict, deque
@@ -59,6 +58,7 @@ from camfetch.sim.archive import Recording
 from camfetch.sim.base import DEFAULT_PASSWORD, BareRequest, SimulatedDevice
 from camfetch.sim.h264 import VideoFormat
 from camfetch.sim.httpauth import basic_credentials
+from camfetch.sim.tls import self_signed
 
 ArchiveForm = Literal["query", "unix", "path"]
 Layout = Literal["faststart", "moov-last"]
@@ -309,7 +309,7 @@ class FlussonicSimulator(SimulatedDevice):
         self._cache_dir = Path(tempfile.mkdtemp(prefix="camfetch-flussonic-"))
         if self.https:
             assert self._runner is not None
-            context = await asyncio.to_thread(self_signed_context, self._cache_dir, self.host)
+            context, _ = await asyncio.to_thread(self_signed, self.host)
             site = web.TCPSite(self._runner, self.host, 0, ssl_context=context)
             await site.start()
             self._tls_port = int(self._runner.addresses[-1][1])
@@ -950,48 +950,6 @@ async def recording_mp4(
         partial.unlink(missing_ok=True)
         raise RuntimeError(f"encoding the archive export failed: {error_tail(stderr, ())}")
     partial.replace(target)
-
-
-def self_signed_context(folder: Path, host: str) -> ssl.SSLContext:
-    """A server TLS context with a fresh self-signed certificate for ``host``."""
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
-    alt: list[x509.GeneralName] = [x509.DNSName("localhost")]
-    try:
-        alt.append(x509.IPAddress(ipaddress.ip_address(host)))
-    except ValueError:
-        alt.append(x509.DNSName(host))
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=30))
-        .add_extension(x509.SubjectAlternativeName(alt), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "streamer.crt", folder / "streamer.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert_path, key_path)
-    return context
 
 
 def _fleet_member(

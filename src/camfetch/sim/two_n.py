@@ -33,20 +33,17 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import ipaddress
 import json
 import math
 import random
 import secrets
 import ssl
-import tempfile
 import time
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import Enum, StrEnum
-from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from aiohttp import web
@@ -54,6 +51,7 @@ from aiohttp import web
 from camfetch.sim.base import BareRequest, Listener, SimulatedDevice
 from camfetch.sim.httpauth import basic_credentials, digest_response, parse_digest
 from camfetch.sim.multipart import part, serve_parts
+from camfetch.sim.tls import self_signed
 
 #: The documented caps example (wiki 5.8.1) [V].
 DOCUMENTED_SIZES: tuple[tuple[int, int], ...] = (
@@ -704,7 +702,9 @@ class TwoNSimulator(SimulatedDevice):
         self.log.closing = False
         if self.https:
             assert self._runner is not None
-            context, self.certificate = await asyncio.to_thread(self_signed, self.host)
+            context, self.certificate = await asyncio.to_thread(
+                self_signed, self.host, organization="camfetch simulated 2N intercom"
+            )
             self._tls = TlsListener(self._runner, self.host, self.requested_https_port, context)
             await self._tls.start()
         if not self.log.history:
@@ -1076,53 +1076,6 @@ def _whole(text: str, name: str, *, minimum: int | None = None) -> int:
     if minimum is not None and value < minimum:
         raise ApiFailure(12, name)
     return value
-
-
-def self_signed(host: str) -> tuple[ssl.SSLContext, bytes]:
-    """A TLS server context with a new self-signed certificate for ``host``, and its PEM."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name(
-        [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "camfetch simulated 2N intercom"),
-            x509.NameAttribute(NameOID.COMMON_NAME, host),
-        ]
-    )
-    names: list[x509.GeneralName] = [x509.DNSName("localhost")]
-    try:
-        names.append(x509.IPAddress(ipaddress.ip_address(host)))
-    except ValueError:
-        names.append(x509.DNSName(host))
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=365))
-        .add_extension(x509.SubjectAlternativeName(names), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    pem = cert.public_bytes(serialization.Encoding.PEM)
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    with tempfile.TemporaryDirectory(prefix="camfetch-2n-") as folder:
-        cert_path, key_path = Path(folder, "cert.pem"), Path(folder, "key.pem")
-        cert_path.write_bytes(pem)
-        key_path.write_bytes(key_pem)
-        key_path.chmod(0o600)
-        context.load_cert_chain(cert_path, key_path)
-    return context, pem
 
 
 def fleet_member(number: int, *, latency: float, size: tuple[int, int]) -> TwoNSimulator:
