@@ -106,3 +106,25 @@ async def test_migrations_are_idempotent_and_sqlite_uses_wal(tmp_path: Path):
     with sqlite3.connect(tmp_path / "c.db") as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0001"
+
+
+async def test_events_table_takes_device_events(catalog_url: str):
+    catalog, _ = await opened(catalog_url)
+    device = await catalog.ensure_device("cam", url="viewtron://admin@h", labels={})
+    await catalog.add_event(
+        device, time=datetime.now(UTC), code="VideoMotion", kind="motion", action="start",
+        channel=1, data={"region": ["Region1"], "score": 0.9},
+    )  # fmt: skip
+    import sqlalchemy
+
+    url = catalog_url.replace("postgresql://", "postgresql+psycopg://")
+    engine = sqlalchemy.create_engine(url)
+    with engine.connect() as conn:
+        row = conn.execute(
+            sqlalchemy.text("SELECT code, kind, action, channel, data FROM events")
+        ).one()
+    engine.dispose()
+    data = row.data if isinstance(row.data, dict) else __import__("json").loads(row.data)
+    assert (row.code, row.kind, row.action, row.channel) == ("VideoMotion", "motion", "start", 1)
+    assert data == {"region": ["Region1"], "score": 0.9}
+    await catalog.close()

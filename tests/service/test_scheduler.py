@@ -122,3 +122,31 @@ async def test_a_timeout_is_a_gap_with_its_reason():
     scheduler.add(job)
     await scheduler.run_once(job)
     assert [reason for *_, reason in rec.gaps] == ["timeout"]
+
+
+async def test_stop_ends_every_action_and_starts_no_queued_one():
+    rec = Recorder()
+    started: list[float] = []
+    problems: list[dict[str, object]] = []
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda _, context: problems.append(context))
+
+    async def action(target: Target, due: datetime) -> None:
+        started.append(time.time())
+        await asyncio.sleep(0.5)
+
+    scheduler = Scheduler(record_gap=rec.gap)  # one lane, limit 1: the rest queue
+    job = targets(*(Target("nvr", n) for n in range(1, 6)))
+    scheduler.add(PeriodicJob("tl", 1.0, job, action))
+    stop = asyncio.Event()
+    runner = asyncio.create_task(scheduler.run(stop))
+    while not started:
+        await asyncio.sleep(0.01)
+    stop.set()
+    stopped_at = time.time()
+    await runner
+    await asyncio.sleep(0.1)
+    loop.set_exception_handler(None)
+    assert not problems and not scheduler._tasks
+    assert all(t <= stopped_at for t in started)  # nothing queued was started after the stop
+    assert not rec.gaps  # cut short by the stop: no gap

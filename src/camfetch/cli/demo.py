@@ -122,6 +122,7 @@ async def _demo(out: Path, port: int, duration: float | None) -> None:
             background.append(asyncio.create_task(_status(service, stop)))
 
         await serve(service, stop, on_ready=ready)
+        say(f"demo stopped; its config and pictures stay in {out.resolve()}")
     finally:
         stop.set()
         for task in background:

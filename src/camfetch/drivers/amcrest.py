@@ -90,7 +90,6 @@ SNAPSHOT_CAP = 16 * MiB
 EVENT_PART_CAP = 1 * MiB
 DOWNLOAD_CAP = 64 * 1024 * MiB
 PAGE = 100  # findNextFile answers at most 100 items
-DEFAULT_BOUNDARY = "myboundary"
 RECONNECT_FIRST = 1.0  # seconds before the first attempt to reopen a lost event stream
 RECONNECT_MAX = 30.0
 BAD_FRAMES_IN_A_ROW = 20  # an MJPEG stream that sends this many non-JPEGs is broken

@@ -19,7 +19,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from camfetch.address import mask_url
 from camfetch.errors import (
     AuthenticationError,
     CamfetchError,
@@ -114,11 +113,6 @@ def ffmpeg_arguments(
         "-f", "mp4", "-y", str(output),
     ]  # fmt: skip
     return args
-
-
-def display_command(args: Sequence[str]) -> str:
-    """The command as it may be shown: every URL masked."""
-    return " ".join(["ffmpeg", *(mask_url(a) for a in args)])
 
 
 async def export_clip(

@@ -19,11 +19,6 @@ def next_tick(now: float, interval: float) -> float:
     return (math.floor(now / interval) + 1) * interval
 
 
-def current_tick(now: float, interval: float) -> float:
-    """The latest multiple of ``interval`` at or before ``now``."""
-    return math.floor(now / interval) * interval
-
-
 # -- cron ----------------------------------------------------------------------------------------
 
 _MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")

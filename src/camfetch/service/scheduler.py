@@ -125,6 +125,7 @@ class Scheduler:
         self._lanes: dict[str, _Lane] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._observe = observe
+        self._stopping = False
         self.jobs: list[PeriodicJob] = []
         self._chores: list[tuple[str, float, Callable[[datetime], Awaitable[None]]]] = []
         self.dailies: list[tuple[str, dt_time, Callable[[datetime], Awaitable[None]]]] = []
@@ -166,12 +167,15 @@ class Scheduler:
         try:
             await stop.wait()
         finally:
+            self._stopping = True
             for task in loops:
                 task.cancel()
             await asyncio.gather(*loops, return_exceptions=True)
-            for task in list(self._tasks):
-                task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            while self._tasks:  # until every action and gap record has ended
+                pending = list(self._tasks)
+                for task in pending:
+                    task.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
 
     async def run_once(self, job: PeriodicJob, due: float | None = None) -> None:
         """One round of ``job`` now (or for the tick ``due``), waiting until it is done."""
@@ -268,7 +272,7 @@ class Scheduler:
                 await self._attempt(lane, work)
         finally:
             lane.busy.discard((work.job, work.target))
-            if lane.waiting:
+            if lane.waiting and not self._stopping:
                 self._spawn(lane, lane.waiting.popleft())
             else:
                 lane.running -= 1
@@ -306,6 +310,8 @@ class Scheduler:
             self._observe(job, outcome, lateness)
 
     def _gap(self, work: _Work, reason: str, detail: str, *, count: bool = True) -> None:
+        if self._stopping:
+            return  # work cut short by the stop itself is no gap
         self.stats[work.job].gap(reason)
         if count:
             self._observed(work.job, reason, 0.0)
