@@ -21,6 +21,7 @@ from camfetch.sim.base import SimulatedDevice
 from camfetch.sim.viewtron import ViewtronSimulator
 
 T = TypeVar("T")
+S = TypeVar("S", bound=SimulatedDevice)
 
 #: Test devices use a password that needs percent-encoding and is no common word,
 #: so "the password appears nowhere" checks mean something.
@@ -45,6 +46,14 @@ class SimLoop:
     def stop(self, sim: SimulatedDevice) -> None:
         self.call(sim.stop())
 
+    def serve(self, sim: S) -> Iterator[S]:
+        """A fixture's life of ``sim``: started, yielded, stopped (also when a test fails)."""
+        self.start(sim)
+        try:
+            yield sim
+        finally:
+            self.stop(sim)
+
     def close(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
@@ -60,34 +69,32 @@ def sim_loop() -> Iterator[SimLoop]:
 @pytest.fixture(scope="session")
 def ipc(sim_loop: SimLoop) -> Iterator[ViewtronSimulator]:
     """A Viewtron IPC on API v1.9 (config 1.7), clock in New York."""
-    sim = ViewtronSimulator(
-        api="1.9",
-        kind="ipc",
-        name="Front Door",
-        tz="America/New_York",
-        playback_speed=4.0,
-        password=PASSWORD,
+    yield from sim_loop.serve(
+        ViewtronSimulator(
+            api="1.9",
+            kind="ipc",
+            name="Front Door",
+            tz="America/New_York",
+            playback_speed=4.0,
+            password=PASSWORD,
+        )
     )
-    sim_loop.start(sim)
-    yield sim
-    sim_loop.stop(sim)
 
 
 @pytest.fixture(scope="session")
 def nvr(sim_loop: SimLoop) -> Iterator[ViewtronSimulator]:
     """A 4-channel Viewtron NVR on API v2.0, clock in Berlin."""
-    sim = ViewtronSimulator(
-        api="2.0",
-        kind="nvr",
-        channels=4,
-        name="Warehouse",
-        tz="Europe/Berlin",
-        playback_speed=4.0,
-        password=PASSWORD,
+    yield from sim_loop.serve(
+        ViewtronSimulator(
+            api="2.0",
+            kind="nvr",
+            channels=4,
+            name="Warehouse",
+            tz="Europe/Berlin",
+            playback_speed=4.0,
+            password=PASSWORD,
+        )
     )
-    sim_loop.start(sim)
-    yield sim
-    sim_loop.stop(sim)
 
 
 @pytest.fixture(params=["ipc", "nvr"])

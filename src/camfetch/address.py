@@ -204,6 +204,21 @@ _SECRET_QUERY = re.compile(
 )
 
 
+def url_authority(
+    host: str, port: int, username: str | None = None, password: str | None = None
+) -> str:
+    """``user:password@host:port`` for a URL made for a device: user and password
+    percent-encoded, an IPv6 host in brackets."""
+    userinfo = ""
+    if username is not None:
+        userinfo = quote(username, safe="")
+        if password is not None:
+            userinfo += ":" + quote(password, safe="")
+        userinfo += "@"
+    netloc = f"[{host}]" if ":" in host else host
+    return f"{userinfo}{netloc}:{port}"
+
+
 def mask_url(url: str) -> str:
     """Mask the password in ``scheme://user:password@host`` and secret query values."""
     masked = _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", url)

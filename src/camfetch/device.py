@@ -15,6 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import ClassVar, Self
 
+from camfetch import timeutil
 from camfetch.address import DeviceAddress
 from camfetch.errors import UnsupportedError, UsageError
 from camfetch.http import HttpPool
@@ -44,6 +45,9 @@ class Device(ABC):
     vendor: ClassVar[str] = ""
     #: URL query options this driver understands beyond the common ones.
     options: ClassVar[frozenset[str]] = frozenset()
+
+    _tz: tzinfo | None = None
+    _tz_name: str | None = None
 
     def __init__(self, address: DeviceAddress, pool: HttpPool | None = None) -> None:
         address.check_options(self.options)
@@ -83,9 +87,21 @@ class Device(ABC):
     @abstractmethod
     async def channels(self) -> list[Channel]: ...
 
-    @abstractmethod
     async def timezone(self) -> tzinfo:
-        """The zone of the device's wall clock (the ``tz=`` option wins)."""
+        """The zone of the device's wall clock: the ``tz=`` option, else :meth:`device_zone`.
+        Asked once; :attr:`_tz_name` says where it came from."""
+        if self._tz is None:
+            option = self.address.option("tz")
+            if option:
+                self._tz, self._tz_name = timeutil.zone(option), option
+            else:
+                self._tz, self._tz_name = await self.device_zone()
+        return self._tz
+
+    async def device_zone(self) -> tuple[tzinfo, str]:
+        """The zone the device reports (or that its clock implies) and how to name it, for a
+        URL without ``tz=``. Host local time unless a driver knows better."""
+        return timeutil.local_zone(), "host local time (the device did not say)"
 
     # -- optional, announced by capabilities ----------------------------------------------
 

@@ -19,34 +19,32 @@ SMALL = (640, 360)  # recordings encode fast at this size
 @pytest.fixture(scope="session")
 def legacy(sim_loop: SimLoop) -> Iterator[AmcrestSimulator]:
     """An Amcrest IP2M-841 on 2016 firmware (Basic and Digest, 200 + ErrorID), New York."""
-    sim = AmcrestSimulator(
-        profile="legacy",
-        name="Porch",
-        tz="America/New_York",
-        password=PASSWORD,
-        size=SMALL,
-        event_interval=0.1,
+    yield from sim_loop.serve(
+        AmcrestSimulator(
+            profile="legacy",
+            name="Porch",
+            tz="America/New_York",
+            password=PASSWORD,
+            size=SMALL,
+            event_interval=0.1,
+        )
     )
-    sim_loop.start(sim)
-    yield sim
-    sim_loop.stop(sim)
 
 
 @pytest.fixture(scope="session")
 def modern(sim_loop: SimLoop) -> Iterator[AmcrestSimulator]:
     """A 4-channel Dahua NVR on current firmware (Digest only, 400/501), Berlin."""
-    sim = AmcrestSimulator(
-        profile="modern",
-        channels=4,
-        name="Depot",
-        tz="Europe/Berlin",
-        password=PASSWORD,
-        size=SMALL,
-        event_interval=0.1,
+    yield from sim_loop.serve(
+        AmcrestSimulator(
+            profile="modern",
+            channels=4,
+            name="Depot",
+            tz="Europe/Berlin",
+            password=PASSWORD,
+            size=SMALL,
+            event_interval=0.1,
+        )
     )
-    sim_loop.start(sim)
-    yield sim
-    sim_loop.stop(sim)
 
 
 @pytest.fixture(params=["legacy", "modern"])

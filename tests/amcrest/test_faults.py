@@ -3,8 +3,6 @@ and repeated failures leave no memory behind."""
 
 from __future__ import annotations
 
-import gc
-import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -21,6 +19,7 @@ from camfetch.registry import open_device
 from camfetch.sim.amcrest import AmcrestSimulator
 from camfetch.sim.faults import Fault
 from tests.amcrest.conftest import url
+from tests.faults import call, client_growth
 
 # (fault, command it hits, driver call, error class, CLI exit code)
 CASES = [
@@ -56,20 +55,6 @@ def faulty(make_sim, fault: Fault, command: str) -> AmcrestSimulator:
     sim.faults.fault = fault
     sim.faults.only = frozenset({command})
     return sim
-
-
-async def call(address: str, what: str) -> None:
-    async with open_device(address) as dev:
-        if what == "snapshot":
-            await dev.snapshot(1)
-        elif what == "info":
-            await dev.info()
-        elif what == "events":
-            await anext(dev.events())
-        else:
-            frames = dev.mjpeg(1)
-            for _ in range(3):
-                await anext(frames)
 
 
 @pytest.mark.parametrize(("fault", "command", "what", "error", "code"), CASES, ids=IDS)
@@ -129,20 +114,6 @@ async def test_repeated_failures_do_not_grow_memory(make_sim):
             with pytest.raises(error):
                 await call(sim.secret_url() + "&timeout=2", what)
 
-    await round_trip()  # warm caches, imports, pools
-    gc.collect()
-    not_sim = tracemalloc.Filter(False, "*/camfetch/sim/*", all_frames=True)
-    tracemalloc.start(25)
-    try:
-        before = tracemalloc.take_snapshot().filter_traces([not_sim])
-        for _ in range(3):
-            await round_trip()
-        gc.collect()
-        after = tracemalloc.take_snapshot().filter_traces([not_sim])
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    growth = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
-    print(f"client-side growth after 3 rounds of {len(sims)} failures: {growth} bytes")
+    growth, peak = await client_growth(round_trip, rounds=3)
     assert growth < 1_000_000, f"grew by {growth} bytes"
     assert peak < 64 * 1024 * 1024  # an oversized body is capped, not buffered

@@ -29,36 +29,34 @@ def gappy(sim: FlussonicSimulator) -> FlussonicSimulator:
 @pytest.fixture(scope="session")
 def watcher(sim_loop: SimLoop) -> Iterator[FlussonicSimulator]:
     """A Watcher with three cameras (one streamer on the same server), clock in Berlin."""
-    sim = gappy(
-        FlussonicSimulator(
-            watcher=True,
-            cameras=3,
-            name="Campus",
-            tz="Europe/Berlin",
-            password=PASSWORD,
-            size=SIZE,
+    yield from sim_loop.serve(
+        gappy(
+            FlussonicSimulator(
+                watcher=True,
+                cameras=3,
+                name="Campus",
+                tz="Europe/Berlin",
+                password=PASSWORD,
+                size=SIZE,
+            )
         )
     )
-    sim_loop.start(sim)
-    yield sim
-    sim_loop.stop(sim)
 
 
 @pytest.fixture(scope="session")
 def streamer(sim_loop: SimLoop) -> Iterator[FlussonicSimulator]:
     """A Media Server with two streams and JPEG thumbnails, clock in New York."""
-    sim = gappy(
-        FlussonicSimulator(
-            cameras=2,
-            name="Edge",
-            tz="America/New_York",
-            password=PASSWORD,
-            size=SIZE,
+    yield from sim_loop.serve(
+        gappy(
+            FlussonicSimulator(
+                cameras=2,
+                name="Edge",
+                tz="America/New_York",
+                password=PASSWORD,
+                size=SIZE,
+            )
         )
     )
-    sim_loop.start(sim)
-    yield sim
-    sim_loop.stop(sim)
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from PIL import JpegImagePlugin
 
 from camfetch.cli import output
 from camfetch.service.catalog import Catalog
@@ -18,6 +19,26 @@ async def catalog(tmp_path: Path) -> AsyncIterator[Catalog]:
     await found.open()
     yield found
     await found.close()
+
+
+#: A JPEG draft call: (size before, size asked, size after).
+DraftCall = tuple[tuple[int, int], tuple[int, int] | None, tuple[int, int]]
+
+
+@pytest.fixture
+def draft_calls(monkeypatch: pytest.MonkeyPatch) -> list[DraftCall]:
+    """Every JPEG draft-mode request Pillow is asked for during the test."""
+    calls: list[DraftCall] = []
+    real = JpegImagePlugin.JpegImageFile.draft
+
+    def spy(self, mode, size):  # type: ignore[no-untyped-def]
+        before = self.size
+        answer = real(self, mode, size)
+        calls.append((before, size, self.size))
+        return answer
+
+    monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "draft", spy)
+    return calls
 
 
 @pytest.fixture

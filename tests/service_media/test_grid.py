@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageChops, ImageDraw, JpegImagePlugin
+from PIL import Image, ImageChops, ImageDraw
 
 from camfetch import timeutil
 from camfetch.errors import UsageError
@@ -85,30 +85,18 @@ async def test_labels_say_name_channel_and_time(tmp_path: Path, monkeypatch: pyt
     ]  # fmt: skip
 
 
-async def test_4k_pictures_are_decoded_in_draft_mode(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-):
-    calls: list[tuple[tuple[int, int], tuple[int, int], tuple[int, int]]] = []
-    real = JpegImagePlugin.JpegImageFile.draft
-
-    def spy(self, mode, size):  # type: ignore[no-untyped-def]
-        before = self.size
-        answer = real(self, mode, size)
-        calls.append((before, size, self.size))
-        return answer
-
-    monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "draft", spy)
+async def test_4k_pictures_are_decoded_in_draft_mode(tmp_path: Path, draft_calls: list):
     big = picture(3840, 2160)
     tiles = [Tile(f"cam{i}", 1, big, WHEN) for i in range(4)]
     drafted = await make_grid(tiles, tmp_path / "draft.jpg", width=1000, cols=2)
     box = drafted.tile_size
     assert box == layout(4, 1000, 2, round(3840 / 2160, 2)).picture
     # The decoder itself scaled 3840x2160 by 1/4: the smallest step still covering the tile.
-    assert calls == [((3840, 2160), box, (960, 540))] * 4
+    assert draft_calls == [((3840, 2160), box, (960, 540))] * 4
     assert [t.decoded_size for t in drafted.tiles] == [(960, 540)] * 4
-    calls.clear()
+    draft_calls.clear()
     full = await make_grid(tiles, tmp_path / "full.jpg", width=1000, cols=2, draft=False)
-    assert calls == [] and [t.decoded_size for t in full.tiles] == [(3840, 2160)] * 4
+    assert draft_calls == [] and [t.decoded_size for t in full.tiles] == [(3840, 2160)] * 4
     assert (full.width, full.height) == (drafted.width, drafted.height)
     with Image.open(drafted.path) as a, Image.open(full.path) as b:
         assert a.size == b.size

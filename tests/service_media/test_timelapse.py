@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from PIL import JpegImagePlugin
 
 from camfetch import timeutil
 from camfetch.errors import MediaError, NothingFoundError, UsageError
@@ -40,12 +39,16 @@ BASE = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 @pytest.fixture(scope="module")
 def door(sim_loop: SimLoop) -> Iterator[ViewtronSimulator]:
     """A small v2.0 IPC in Berlin: 640x360 pictures keep the encodes quick."""
-    sim = ViewtronSimulator(
-        api="2.0", kind="ipc", name="Door", tz="Europe/Berlin", size=(640, 360), password=PASSWORD
+    yield from sim_loop.serve(
+        ViewtronSimulator(
+            api="2.0",
+            kind="ipc",
+            name="Door",
+            tz="Europe/Berlin",
+            size=(640, 360),
+            password=PASSWORD,
+        )
     )
-    sim_loop.start(sim)
-    yield sim
-    sim_loop.stop(sim)
 
 
 def minutes(*offsets: int) -> list[datetime]:
@@ -267,23 +270,13 @@ async def test_every_frame_has_one_size(tmp_path: Path):
 
 
 async def test_pictures_are_decoded_in_draft_mode_when_scaled_down(
-    pictures: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    pictures: list[Path], tmp_path: Path, draft_calls: list
 ):
-    calls: list[tuple[tuple[int, int], tuple[int, int] | None, tuple[int, int]]] = []
-    real = JpegImagePlugin.JpegImageFile.draft
-
-    def spy(self, mode, size):  # type: ignore[no-untyped-def]
-        before = self.size
-        answer = real(self, mode, size)
-        calls.append((before, size, self.size))
-        return answer
-
-    monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "draft", spy)
     frames = frames_from(pictures[:4], minutes(0, 1, 2, 3))
     await build_timelapse(frames, tmp_path / "full.mp4", fps=4)
-    assert calls == []  # same size: nothing to gain
+    assert draft_calls == []  # same size: nothing to gain
     await build_timelapse(frames, tmp_path / "small.mp4", fps=4, width=160)
-    assert calls == [((640, 360), (160, 90), (160, 90))] * 4  # decoded at 1/4 scale
+    assert draft_calls == [((640, 360), (160, 90), (160, 90))] * 4  # decoded at 1/4 scale
 
 
 async def test_bad_parameters_are_usage_errors(pictures: list[Path], tmp_path: Path):

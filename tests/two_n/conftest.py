@@ -32,32 +32,30 @@ def wrong_password(url: str) -> str:
 @pytest.fixture(scope="session")
 def intercom(sim_loop: SimLoop) -> Iterator[TwoNSimulator]:
     """A 2N IP Verso in Prague: Digest everywhere, HTTP and HTTPS, an admin and a viewer."""
-    sim = TwoNSimulator(
-        name="Front Gate",
-        tz="Europe/Prague",
-        password=PASSWORD,
-        users=[ApiUser("admin", PASSWORD), VIEWER],
-        event_interval=0,
+    yield from sim_loop.serve(
+        TwoNSimulator(
+            name="Front Gate",
+            tz="Europe/Prague",
+            password=PASSWORD,
+            users=[ApiUser("admin", PASSWORD), VIEWER],
+            event_interval=0,
+        )
     )
-    sim_loop.start(sim)
-    yield sim
-    sim_loop.stop(sim)
 
 
 @pytest.fixture(scope="session")
 def secure(sim_loop: SimLoop) -> Iterator[TwoNSimulator]:
     """A 2N IP Force whose services all refuse plain HTTP (error 7), Digest auth."""
-    sim = TwoNSimulator(
-        variant="2N IP Force",
-        name="Loading Dock",
-        tz="America/Chicago",
-        https_only=True,
-        password=PASSWORD,
-        event_interval=0,
+    yield from sim_loop.serve(
+        TwoNSimulator(
+            variant="2N IP Force",
+            name="Loading Dock",
+            tz="America/Chicago",
+            https_only=True,
+            password=PASSWORD,
+            event_interval=0,
+        )
     )
-    sim_loop.start(sim)
-    yield sim
-    sim_loop.stop(sim)
 
 
 @pytest.fixture

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import gc
-import tracemalloc
-
 import pytest
 
 from camfetch.errors import (
@@ -15,9 +12,9 @@ from camfetch.errors import (
     ResponseTooLargeError,
     UnreachableError,
 )
-from camfetch.registry import open_device
 from camfetch.sim.faults import Fault
 from camfetch.sim.viewtron import ViewtronSimulator
+from tests.faults import call, client_growth
 
 # (fault, command it hits, driver call, error class, CLI exit code)
 CASES = [
@@ -46,14 +43,6 @@ def faulty(make_sim, fault: Fault, command: str) -> ViewtronSimulator:
     sim.faults.fault = fault
     sim.faults.only = frozenset({command})
     return sim
-
-
-async def call(url: str, what: str) -> None:
-    async with open_device(url) as dev:
-        if what == "snapshot":
-            await dev.snapshot(1)
-        else:
-            await dev.info()
 
 
 @pytest.mark.parametrize(("fault", "command", "what", "error", "code"), CASES, ids=IDS)
@@ -104,21 +93,6 @@ async def test_repeated_failures_do_not_grow_memory(make_sim):
             with pytest.raises(error):
                 await call(sim.secret_url() + "&timeout=2", what)
 
-    await round_trip()  # warm caches, imports, pools
-    gc.collect()
-    # The simulators share this process; count only what the client side keeps.
-    not_sim = tracemalloc.Filter(False, "*/camfetch/sim/*", all_frames=True)
-    tracemalloc.start(25)
-    try:
-        before = tracemalloc.take_snapshot().filter_traces([not_sim])
-        for _ in range(6):
-            await round_trip()
-        gc.collect()
-        after = tracemalloc.take_snapshot().filter_traces([not_sim])
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    growth = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
-    print(f"client-side growth after 6 rounds of {len(sims)} failures: {growth} bytes")
+    growth, peak = await client_growth(round_trip, rounds=6)
     assert growth < 1_000_000, f"grew by {growth} bytes"
     assert peak < 64 * 1024 * 1024  # an oversized body is capped, not buffered

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -93,6 +94,13 @@ class SimConditions:
 
 #: Set by the ``camfetch sim`` options; serve_until_stopped applies them to every device.
 CONDITIONS = SimConditions()
+
+
+def check_choices(*checks: tuple[str, str, Collection[str]]) -> None:
+    """Each ``(flag, value, allowed)``: a value not allowed is a usage error naming them."""
+    for flag, value, allowed in checks:
+        if value not in allowed:
+            raise typer.BadParameter(f"{flag} must be one of {', '.join(sorted(allowed))}")
 
 
 def parse_pictures(values: list[str]) -> dict[int | None, PictureMode]:

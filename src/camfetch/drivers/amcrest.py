@@ -54,7 +54,8 @@ from typing import Any, ClassVar
 from urllib.parse import quote, unquote
 
 from camfetch import timeutil
-from camfetch.address import DeviceAddress, mask_url
+from camfetch.address import DeviceAddress, mask_url, url_authority
+from camfetch.aio import uncancellable
 from camfetch.device import Device, DownloadProgress, StatusCallback, wanted_kinds
 from camfetch.errors import (
     AuthenticationError,
@@ -289,8 +290,6 @@ class AmcrestDevice(Device):
         self._snapshot_lock = asyncio.Lock()  # cameras encode one snapshot at a time
         self._identity: _Identity | None = None
         self._channels: list[Channel] | None = None
-        self._tz: tzinfo | None = None
-        self._tz_name: str | None = None
         self._skew: float | None = None
         self._clock_read = False
         self._rtsp_port: int | None = None
@@ -354,15 +353,10 @@ class AmcrestDevice(Device):
         ]
         return self._channels
 
-    async def timezone(self) -> tzinfo:
-        if self._tz is None:
-            option = self.address.option("tz")
-            if option:
-                self._tz, self._tz_name = timeutil.zone(option), option
-            else:
-                await self._read_clock()
-        assert self._tz is not None
-        return self._tz
+    async def device_zone(self) -> tuple[tzinfo, str]:
+        await self._read_clock()
+        assert self._tz is not None and self._tz_name is not None
+        return self._tz, self._tz_name
 
     async def snapshot(self, channel: int = 1, *, size: tuple[int, int] | None = None) -> Snapshot:
         if size is not None:
@@ -634,7 +628,7 @@ class AmcrestDevice(Device):
                 for item in sorted(page, key=lambda f: f.start):
                     yield item
         finally:
-            await _unstoppable(self._release_finder(finder))
+            await uncancellable(self._release_finder(finder))
 
     def _check_file_channel(self, page: list[MediaFile], channel: int, sent: int) -> None:
         """Files of another channel mean the device counts ``condition.Channel`` differently."""
@@ -665,7 +659,7 @@ class AmcrestDevice(Device):
         try:
             answer = await asyncio.shield(create)
         except asyncio.CancelledError:
-            await _unstoppable(self._discard_created(create))
+            await uncancellable(self._discard_created(create))
             raise
         except UnsupportedError as exc:
             raise UnsupportedError(
@@ -1188,15 +1182,9 @@ def playback_url(
 ) -> str:
     """``rtsp://…/cam/playback?channel=&subtype=&starttime=&endtime=``, in this order
     (recorders answer other orders with 404), times as ``2024_11_03_22_03_00``."""
-    userinfo = ""
-    if username is not None:
-        userinfo = quote(username, safe="")
-        if password is not None:
-            userinfo += ":" + quote(password, safe="")
-        userinfo += "@"
-    netloc = f"[{host}]" if ":" in host else host
     return (
-        f"rtsp://{userinfo}{netloc}:{port}/cam/playback?channel={channel}&subtype={subtype}"
+        f"rtsp://{url_authority(host, port, username, password)}/cam/playback"
+        f"?channel={channel}&subtype={subtype}"
         f"&starttime={start_wall:%Y_%m_%d_%H_%M_%S}&endtime={end_wall:%Y_%m_%d_%H_%M_%S}"
     )
 
@@ -1283,15 +1271,3 @@ def _offset_text(offset: timedelta) -> str:
     sign = "-" if minutes < 0 else "+"
     hours, rest = divmod(abs(minutes), 60)
     return f"{sign}{hours:02d}:{rest:02d}"
-
-
-async def _unstoppable(work: Awaitable[None]) -> None:
-    """Run cleanup (a finder's close and destroy) to its end even if the caller is cancelled
-    meanwhile; the cancellation is re-raised once it is done."""
-    task = asyncio.ensure_future(work)
-    try:
-        await asyncio.shield(task)
-    except asyncio.CancelledError:
-        with contextlib.suppress(Exception):
-            await asyncio.shield(task)
-        raise

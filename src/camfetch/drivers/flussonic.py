@@ -450,8 +450,6 @@ class _StreamerDevice(Device):
         self.preview_form = address.choice_option("preview", ARCHIVE_FORMS, "query")
         self._streamers: dict[str, DeviceHttp] = {}
         self._no_jpeg: set[str] = set()  # streams whose preview.jpg answered 404
-        self._tz: tzinfo | None = None
-        self._tz_name: str | None = None
 
     # -- what the two kinds provide ------------------------------------------------------
 
@@ -491,15 +489,8 @@ class _StreamerDevice(Device):
 
     # -- the device interface --------------------------------------------------------------
 
-    async def timezone(self) -> tzinfo:
-        if self._tz is None:
-            option = self.address.option("tz")
-            if option:
-                self._tz, self._tz_name = timeutil.zone(option), option
-            else:
-                self._tz = timeutil.local_zone()
-                self._tz_name = "host local time (Flussonic keeps UTC and reports no zone)"
-        return self._tz
+    async def device_zone(self) -> tuple[tzinfo, str]:
+        return timeutil.local_zone(), "host local time (Flussonic keeps UTC and reports no zone)"
 
     async def snapshot(self, channel: int = 1, *, size: tuple[int, int] | None = None) -> Snapshot:
         if size is not None:

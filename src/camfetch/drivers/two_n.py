@@ -520,8 +520,6 @@ class TwoNDevice(Device):
         self._sources: dict[int, str] = {}  # channel number -> camera source
         self._caps_problem: str | None = None  # why caps were refused, for channels()
         self._channels: list[Channel] | None = None
-        self._tz: tzinfo | None = None
-        self._tz_name: str | None = None
         self._skew: float | None = None
         self._clock_read = False
 
@@ -586,22 +584,12 @@ class TwoNDevice(Device):
                 self._channels = source_channels(camera.sources)
         return self._channels
 
-    async def timezone(self) -> tzinfo:
-        if self._tz is None:
-            option = self.address.option("tz")
-            if option:
-                self._tz, self._tz_name = timeutil.zone(option), option
-            else:
-                found = None
-                with contextlib.suppress(
-                    DeviceRefusedError, UnsupportedError, MalformedResponseError
-                ):
-                    found = zone_of(await self._call("system/timezone"))
-                self._tz, self._tz_name = found or (
-                    timeutil.local_zone(),
-                    "host local time (the device did not say)",
-                )
-        return self._tz
+    async def device_zone(self) -> tuple[tzinfo, str]:
+        with contextlib.suppress(DeviceRefusedError, UnsupportedError, MalformedResponseError):
+            found = zone_of(await self._call("system/timezone"))
+            if found is not None:
+                return found
+        return await super().device_zone()
 
     async def _read_clock(self) -> None:
         """The device's zone and, from /api/system/time, its clock skew (if it tells)."""
@@ -632,16 +620,7 @@ class TwoNDevice(Device):
             camera = await self._camera_caps(refresh=True)
             params = _picture_params(closest_size(camera.sizes, wanted), source)
             data = await self._picture(params)
-        info = self._inspect(data)
-        return Snapshot(
-            channel=channel,
-            data=data,
-            content_type="image/jpeg",
-            device_time=await self._device_now(),
-            width=info.width,
-            height=info.height,
-            source="live",
-        )
+        return await self._frame(channel, data)
 
     async def snapshot_at(self, channel: int, when: datetime) -> Snapshot:
         if when.tzinfo is None:
@@ -820,6 +799,7 @@ class TwoNDevice(Device):
             raise exc.with_device(self.label) from None
 
     async def _frame(self, channel: int, data: bytes) -> Snapshot:
+        """A live snapshot of ``data``, a JPEG checked here."""
         info = self._inspect(data)
         return Snapshot(
             channel=channel,

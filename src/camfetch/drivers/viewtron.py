@@ -29,12 +29,11 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import ClassVar
-from urllib.parse import quote
 from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape
 
 from camfetch import timeutil
-from camfetch.address import DeviceAddress, mask_url
+from camfetch.address import DeviceAddress, mask_url, url_authority
 from camfetch.device import Device, wanted_kinds
 from camfetch.errors import (
     AuthenticationError,
@@ -141,8 +140,6 @@ class ViewtronDevice(Device):
         self._lock = asyncio.Lock()
         self._profile: _Profile | None = None
         self._channels: list[Channel] | None = None
-        self._tz: tzinfo | None = None
-        self._tz_name: str | None = None
         self._skew: float | None = None
         self._clock_read_at: float | None = None  # monotonic time of the last GetDateAndTime
         self._record_types: dict[str, RecordingKind] | None = None
@@ -217,15 +214,10 @@ class ViewtronDevice(Device):
         self._channels = channels
         return channels
 
-    async def timezone(self) -> tzinfo:
-        if self._tz is None:
-            option = self.address.option("tz")
-            if option:
-                self._tz, self._tz_name = timeutil.zone(option), option
-            else:
-                await self._read_clock()
-        assert self._tz is not None
-        return self._tz
+    async def device_zone(self) -> tuple[tzinfo, str]:
+        await self._read_clock()
+        assert self._tz is not None and self._tz_name is not None
+        return self._tz, self._tz_name
 
     async def _read_clock(self) -> None:
         """GetDateAndTime: the device's zone rule (unless tz= says) and its clock skew."""
@@ -593,15 +585,8 @@ def playback_url(
     stream: str,
 ) -> str:
     """The RTSP playback URL, parameters in the documented order (others hang NVRs)."""
-    userinfo = ""
-    if username is not None:
-        userinfo = quote(username, safe="")
-        if password is not None:
-            userinfo += ":" + quote(password, safe="")
-        userinfo += "@"
-    netloc = f"[{host}]" if ":" in host else host
     return (
-        f"rtsp://{userinfo}{netloc}:{port}/chID={chid}"
+        f"rtsp://{url_authority(host, port, username, password)}/chID={chid}"
         f"&date={start_wall:%Y-%m-%d}&time={start_wall:%H:%M:%S}"
         f"&timelen={seconds}&streamType={stream}&action=playback"
     )

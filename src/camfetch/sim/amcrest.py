@@ -52,13 +52,13 @@ from PIL import Image
 
 from camfetch.models import RecordingKind
 from camfetch.sim.archive import RecordingArchive
-from camfetch.sim.base import BareRequest, SimulatedDevice
+from camfetch.sim.base import BareRequest, RtspPlaybackDevice
 from camfetch.sim.dhav import DhavWriter
 from camfetch.sim.faults import Fault
 from camfetch.sim.h264 import RecordingStream, VideoFormat, is_keyframe
 from camfetch.sim.httpauth import DeviceLogin, Verdict, parse_digest
 from camfetch.sim.multipart import part
-from camfetch.sim.rtsp import DigestAuth, MediaSource, RtspError, RtspRequest, RtspServer
+from camfetch.sim.rtsp import DigestAuth, MediaSource, RtspError, RtspRequest
 
 Profile = Literal["legacy", "modern"]
 AuthSchemes = Literal["basic", "digest", "both"]
@@ -211,10 +211,11 @@ STRAY_HEADER_BLOCK = (
 )
 
 
-class AmcrestSimulator(SimulatedDevice):
+class AmcrestSimulator(RtspPlaybackDevice):
     """An Amcrest/Dahua camera or NVR: HTTP CGI API, RTSP playback, event stream."""
 
     scheme: ClassVar[str] = "amcrest"
+    rtsp_server_name: ClassVar[str] = "Rtsp Server/3.0"
 
     def __init__(
         self,
@@ -312,8 +313,6 @@ class AmcrestSimulator(SimulatedDevice):
         self.downloads: list[str] = []  # RPC_Loadfile paths and loadfile.cgi ranges
         self._locked_until = 0.0
         self._snapshot_lock = asyncio.Lock()
-        self.rtsp_server: RtspServer | None = None
-        self._rtsp_port: int | None = None
 
     # -- persona -----------------------------------------------------------------------------
 
@@ -351,12 +350,6 @@ class AmcrestSimulator(SimulatedDevice):
         return "/mnt/dvr/sda0" if self.nvr else "/mnt/sd"
 
     @property
-    def rtsp_port(self) -> int:
-        if self._rtsp_port is None:
-            raise RuntimeError("RTSP server not started")
-        return self._rtsp_port
-
-    @property
     def open_finders(self) -> int:
         return len(self.finders)
 
@@ -366,10 +359,10 @@ class AmcrestSimulator(SimulatedDevice):
         schemes = " and ".join(
             s for s, on in (("Basic", self.login.basic), ("Digest", self.login.digest)) if on
         )
-        rtsp = f", RTSP {self.host}:{self._rtsp_port}" if self._rtsp_port else ""
         return (
             f"Simulated {self.vendor} {self.model} {what}, {self.profile} firmware {version} "
-            f"({schemes}), device clock {self.tz_name}: HTTP {self.host}:{self.port}{rtsp}"
+            f"({schemes}), device clock {self.tz_name}: HTTP {self.host}:{self.port}"
+            + self.rtsp_described()
         )
 
     def url_options(self) -> dict[str, str]:
@@ -393,22 +386,8 @@ class AmcrestSimulator(SimulatedDevice):
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    async def start_extra(self) -> None:
-        auth = DigestAuth({self.username: self.password}, realm=self.login.realm, qop=False)
-        self.rtsp_server = RtspServer(
-            self.playback,
-            auth=auth,
-            host=self.host,
-            port=self.requested_rtsp_port,
-            server_name="Rtsp Server/3.0",
-        )
-        await self.rtsp_server.start()
-        self._rtsp_port = self.rtsp_server.port
-
-    async def stop_extra(self) -> None:
-        if self.rtsp_server is not None:
-            await self.rtsp_server.stop()
-            self.rtsp_server = None
+    def rtsp_auth(self) -> DigestAuth:
+        return DigestAuth({self.username: self.password}, realm=self.login.realm, qop=False)
 
     # -- HTTP plumbing -----------------------------------------------------------------------
 
@@ -626,9 +605,7 @@ class AmcrestSimulator(SimulatedDevice):
             if self.snapshot_delay:
                 await asyncio.sleep(self.snapshot_delay)
             moment = self.live_moment()
-            jpeg = self.frames.cached_jpeg(channel, moment)
-            if jpeg is None:
-                jpeg = await asyncio.to_thread(self.frames.jpeg, channel, moment)
+            jpeg = await self.frames.jpeg_async(channel, moment)
         # Amcrest JPEGs come from the encoder and carry a "DHAV\xfb" comment (pa#102).
         tagged = jpeg[:2] + b"\xff\xfe\x00\x07DHAV\xfb" + jpeg[2:]
         return web.Response(body=tagged, headers={"Content-Type": "image/jpeg"})
@@ -874,7 +851,7 @@ class AmcrestSimulator(SimulatedDevice):
             return web.Response(status=404)
         if item.type == "jpg":
             shown = (item.start + self.clock.skew).astimezone(self.clock.tz)
-            jpeg = await asyncio.to_thread(self.frames.jpeg, item.channel, shown)
+            jpeg = await self.frames.jpeg_async(item.channel, shown)
             return web.Response(body=jpeg, headers={"Content-Type": OCTETS})
         return await self._send_dhav(request, item.channel, [(item.start, item.end)], None)
 

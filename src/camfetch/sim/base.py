@@ -28,7 +28,7 @@ from camfetch.sim.archive import RecordingArchive
 from camfetch.sim.clock import DeviceClock
 from camfetch.sim.faults import FaultPlan, fault_middleware
 from camfetch.sim.frames import FrameGenerator, PictureMode
-from camfetch.sim.rtsp import RtspServer
+from camfetch.sim.rtsp import MediaSource, RtspAuth, RtspRequest, RtspServer
 
 DEFAULT_USER = "admin"
 DEFAULT_PASSWORD = "s1mul8"  # noqa: S105 - the documented password of simulated devices
@@ -292,3 +292,47 @@ class SimulatedDevice(ABC):
     ) -> web.StreamResponse:
         self.requests += 1
         return await handler(request)
+
+
+class RtspPlaybackDevice(SimulatedDevice):
+    """A simulated device that also serves its recordings over RTSP playback, on a port of
+    its own that starts and stops with the HTTP server."""
+
+    rtsp_server_name: ClassVar[str]
+    requested_rtsp_port: int = 0  # 0: any free port
+    rtsp_server: RtspServer | None = None
+    _rtsp_port: int | None = None
+
+    @abstractmethod
+    def rtsp_auth(self) -> RtspAuth:
+        """How the RTSP server checks credentials."""
+
+    @abstractmethod
+    async def playback(self, request: RtspRequest) -> MediaSource:
+        """The recording an RTSP playback request names (raises RtspError)."""
+
+    @property
+    def rtsp_port(self) -> int:
+        if self._rtsp_port is None:
+            raise RuntimeError("RTSP server not started")
+        return self._rtsp_port
+
+    def rtsp_described(self) -> str:
+        """``, RTSP host:port`` for :meth:`describe` once the server runs, else nothing."""
+        return f", RTSP {self.host}:{self._rtsp_port}" if self._rtsp_port else ""
+
+    async def start_extra(self) -> None:
+        self.rtsp_server = RtspServer(
+            self.playback,
+            auth=self.rtsp_auth(),
+            host=self.host,
+            port=self.requested_rtsp_port,
+            server_name=self.rtsp_server_name,
+        )
+        await self.rtsp_server.start()
+        self._rtsp_port = self.rtsp_server.port
+
+    async def stop_extra(self) -> None:
+        if self.rtsp_server is not None:
+            await self.rtsp_server.stop()
+            self.rtsp_server = None

@@ -583,9 +583,7 @@ class FlussonicSimulator(SimulatedDevice):
             if self.snapshot_delay:
                 await asyncio.sleep(self.snapshot_delay)
             moment = self.live_moment()
-            jpeg = self.frames.cached_jpeg(channel, moment)
-            if jpeg is None:
-                jpeg = await asyncio.to_thread(self.frames.jpeg, channel, moment)
+            jpeg = await self.frames.jpeg_async(channel, moment)
         return web.Response(body=jpeg, content_type="image/jpeg")
 
     async def live_mp4(self, channel: int) -> web.StreamResponse:

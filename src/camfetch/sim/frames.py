@@ -14,6 +14,7 @@ alike; earlier frames stay as they were.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import math
 import threading
@@ -125,6 +126,16 @@ class FrameGenerator:
             while len(self._cache) > 128:
                 self._cache.popitem(last=False)
         return data
+
+    async def jpeg_async(
+        self, channel: int, when: datetime, *, size: tuple[int, int] | None = None
+    ) -> bytes:
+        """:meth:`jpeg` for a server: from the cache at once, else rendered in a worker
+        thread so the event loop goes on serving meanwhile."""
+        cached = self.cached_jpeg(channel, when, size=size)
+        if cached is not None:
+            return cached
+        return await asyncio.to_thread(self.jpeg, channel, when, size=size)
 
     def cached_jpeg(
         self,

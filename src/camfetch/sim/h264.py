@@ -25,9 +25,10 @@ from typing import Literal
 
 from PIL import Image
 
+from camfetch.aio import uncancellable
 from camfetch.errors import MediaError
 from camfetch.media.ffmpeg import error_tail, ffmpeg_exe, run_ffmpeg
-from camfetch.sim.rtsp import MediaFrame, Track, uncancellable
+from camfetch.sim.rtsp import MediaFrame, Track
 
 #: A coded picture: its NAL units, without start codes (and without access unit delimiters).
 AccessUnit = list[bytes]

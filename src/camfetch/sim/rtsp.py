@@ -30,6 +30,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from camfetch.aio import uncancellable
 from camfetch.sim.httpauth import basic_credentials, digest_response, parse_digest
 
 log = logging.getLogger(__name__)
@@ -207,22 +208,6 @@ class RtspRequest:
 
 
 Resolver = Callable[[RtspRequest], Awaitable[MediaSource]]
-
-
-async def uncancellable(cleanup: Awaitable[None]) -> None:
-    """Await ``cleanup`` to its end even if the caller is cancelled meanwhile.
-
-    Closing a source or reaping ffmpeg must not be cut short by the cancellation
-    that caused it (a client leaving, the server stopping); a cancellation is
-    re-raised once the cleanup is done.
-    """
-    task = asyncio.ensure_future(cleanup)
-    try:
-        await asyncio.shield(task)
-    except asyncio.CancelledError:
-        with contextlib.suppress(Exception):
-            await asyncio.shield(task)
-        raise
 
 
 # -- authentication -------------------------------------------------------------------------------

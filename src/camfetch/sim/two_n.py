@@ -879,9 +879,7 @@ class TwoNSimulator(SimulatedDevice):
             if self.snapshot_delay:
                 await asyncio.sleep(self.snapshot_delay)
             moment = self.live_moment()
-            jpeg = self.frames.cached_jpeg(channel, moment, size=size)
-            if jpeg is None:
-                jpeg = await asyncio.to_thread(self.frames.jpeg, channel, moment, size=size)
+            jpeg = await self.frames.jpeg_async(channel, moment, size=size)
         return web.Response(body=jpeg, headers={"Content-Type": "image/jpeg"})
 
     def _size(self, params: dict[str, str]) -> tuple[int, int]:
@@ -933,9 +931,7 @@ class TwoNSimulator(SimulatedDevice):
         due = loop.time()
         while not self._stopping:
             moment = self.clock.now()
-            jpeg = self.frames.cached_jpeg(channel, moment, size=size)
-            if jpeg is None:
-                jpeg = await asyncio.to_thread(self.frames.jpeg, channel, moment, size=size)
+            jpeg = await self.frames.jpeg_async(channel, moment, size=size)
             if self.part_length:
                 yield part(jpeg, boundary=self.boundary)
             else:

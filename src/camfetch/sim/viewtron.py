@@ -35,10 +35,10 @@ from PIL import Image
 
 from camfetch import timeutil
 from camfetch.models import RecordingKind
-from camfetch.sim.base import BareRequest, SimulatedDevice
+from camfetch.sim.base import BareRequest, RtspPlaybackDevice
 from camfetch.sim.h264 import RecordingStream, VideoFormat, encode_keyframe
 from camfetch.sim.httpauth import DeviceLogin, Verdict
-from camfetch.sim.rtsp import BasicAuth, MediaSource, RtspError, RtspRequest, RtspServer
+from camfetch.sim.rtsp import BasicAuth, MediaSource, RtspError, RtspRequest
 
 NS = "http://www.ipc.com/ver10"
 XML = "application/xml"
@@ -71,8 +71,9 @@ Api = Literal["1.9", "2.0"]
 Kind = Literal["ipc", "nvr"]
 
 
-class ViewtronSimulator(SimulatedDevice):
+class ViewtronSimulator(RtspPlaybackDevice):
     scheme: ClassVar[str] = "viewtron"
+    rtsp_server_name: ClassVar[str] = "Rtsp Server/2.0"
 
     def __init__(
         self,
@@ -120,8 +121,6 @@ class ViewtronSimulator(SimulatedDevice):
             digest=(api == "2.0") if digest is None else digest,
         )
         self._snapshot_slots = asyncio.Semaphore(snapshot_concurrency)
-        self.rtsp_server: RtspServer | None = None
-        self._rtsp_port: int | None = None
         self.playbacks: list[str] = []  # paths asked for, newest last (for tests)
 
     # -- persona -----------------------------------------------------------------------------
@@ -156,18 +155,11 @@ class ViewtronSimulator(SimulatedDevice):
             table.pop(RecordingKind.NETWORK)  # "nic broken" exists on IPCs only
         return table
 
-    @property
-    def rtsp_port(self) -> int:
-        if self._rtsp_port is None:
-            raise RuntimeError("RTSP server not started")
-        return self._rtsp_port
-
     def describe(self) -> str:
         what = "IPC" if self.kind == "ipc" else f"NVR with {self.channel_count} channels"
-        rtsp = f", RTSP {self.host}:{self._rtsp_port}" if self._rtsp_port else ""
         return (
             f"Simulated Viewtron {what}, API {self.api} (config {self.config_version}), "
-            f"device clock {self.tz_name}: HTTP {self.host}:{self.port}{rtsp}"
+            f"device clock {self.tz_name}: HTTP {self.host}:{self.port}{self.rtsp_described()}"
         )
 
     def url_options(self) -> dict[str, str]:
@@ -185,23 +177,9 @@ class ViewtronSimulator(SimulatedDevice):
 
     # -- RTSP playback -----------------------------------------------------------------------
 
-    async def start_extra(self) -> None:
+    def rtsp_auth(self) -> BasicAuth:
         # Plain-text rtsp://user:pass@ credentials need Basic (as TVT-OEM NVRs configure it).
-        auth = BasicAuth({self.username: self.password}, realm=self.model)
-        self.rtsp_server = RtspServer(
-            self.playback,
-            auth=auth,
-            host=self.host,
-            port=self.requested_rtsp_port,
-            server_name="Rtsp Server/2.0",
-        )
-        await self.rtsp_server.start()
-        self._rtsp_port = self.rtsp_server.port
-
-    async def stop_extra(self) -> None:
-        if self.rtsp_server is not None:
-            await self.rtsp_server.stop()
-            self.rtsp_server = None
+        return BasicAuth({self.username: self.password}, realm=self.model)
 
     async def playback(self, request: RtspRequest) -> MediaSource:
         """Resolve ``/chID=…&date=…&time=…&timelen=…&streamType=…&action=playback``."""
@@ -496,9 +474,7 @@ class ViewtronSimulator(SimulatedDevice):
             if self.snapshot_delay:
                 await asyncio.sleep(self.snapshot_delay)
             moment = self.live_moment()
-            jpeg = self.frames.cached_jpeg(channel, moment)
-            if jpeg is None:
-                jpeg = await asyncio.to_thread(self.frames.jpeg, channel, moment)
+            jpeg = await self.frames.jpeg_async(channel, moment)
         if self.snapshot_format == "xml":
             return self._base64_image(jpeg)
         return web.Response(body=jpeg, content_type="image/jpeg")
@@ -529,10 +505,10 @@ class ViewtronSimulator(SimulatedDevice):
             return self.error(3, content_type=XML if self.v2 else "image/png")
         shown = (found + self.clock.skew).astimezone(self.clock.tz)
         if self.v2:
-            jpeg = await asyncio.to_thread(self.frames.jpeg, channel, shown)
+            jpeg = await self.frames.jpeg_async(channel, shown)
             return self._base64_image(jpeg)
         if self.snapshot_by_time == "jpeg":
-            jpeg = await asyncio.to_thread(self.frames.jpeg, channel, shown)
+            jpeg = await self.frames.jpeg_async(channel, shown)
             return web.Response(body=jpeg, content_type="image/jpeg")
         image = await asyncio.to_thread(self.frames.image, channel, shown)
         data = await encode_keyframe(image, self.snapshot_by_time)

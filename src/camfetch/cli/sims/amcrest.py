@@ -19,20 +19,12 @@ from camfetch.cli.sim import (
     TzOpt,
     UserOpt,
     apply_faults,
+    check_choices,
     serve_until_stopped,
     sim_app,
 )
 from camfetch.sim.base import DEFAULT_PASSWORD, DEFAULT_USER
 from camfetch.sim.faults import Fault
-
-_CHOICES = {
-    "--profile": {"legacy", "modern"},
-    "--auth": {"basic", "digest", "both"},
-    "--empty-search": {"found0", "error"},
-    "--search-end": {"found0", "error"},
-    "--item-style": {"compact", "spec"},
-    "--snapshot-busy": {"wait", "drop"},
-}
 
 
 @sim_app.command("amcrest")
@@ -118,17 +110,14 @@ def amcrest(
     mediaFileFind.findNextFile, RPC_Loadfile, eventManager.attach."""
     from camfetch.sim.amcrest import AmcrestSimulator
 
-    values = {
-        "--profile": profile,
-        "--auth": auth or "both",
-        "--empty-search": empty_search,
-        "--search-end": search_end,
-        "--item-style": item_style,
-        "--snapshot-busy": snapshot_busy,
-    }
-    for flag, allowed in _CHOICES.items():
-        if values[flag] not in allowed:
-            raise typer.BadParameter(f"{flag} must be one of {', '.join(sorted(allowed))}")
+    check_choices(
+        ("--profile", profile, {"legacy", "modern"}),
+        ("--auth", auth or "both", {"basic", "digest", "both"}),
+        ("--empty-search", empty_search, {"found0", "error"}),
+        ("--search-end", search_end, {"found0", "error"}),
+        ("--item-style", item_style, {"compact", "spec"}),
+        ("--snapshot-busy", snapshot_busy, {"wait", "drop"}),
+    )
     device = AmcrestSimulator(
         profile=profile,  # type: ignore[arg-type]
         channels=channels,

@@ -19,6 +19,7 @@ from camfetch.cli.sim import (
     TzOpt,
     UserOpt,
     apply_faults,
+    check_choices,
     serve_until_stopped,
     sim_app,
 )
@@ -106,16 +107,13 @@ def flussonic(
     from camfetch.sim.flussonic import ARCHIVE_FORMS, FlussonicSimulator
 
     forms = archive_forms or list(ARCHIVE_FORMS)
-    choices: dict[str, tuple[list[str], set[str]]] = {
-        "--preview-layout": ([preview_layout], {"faststart", "moov-last"}),
-        "--archive-form": (forms, set(ARCHIVE_FORMS)),
-        "--ranges-shape": ([ranges_shape], {"array", "object"}),
-        "--no-frame-status": ([str(no_frame_status)], {"404", "204"}),
-        "--auth-status": ([str(auth_status)], {"401", "403"}),
-    }
-    for flag, (values, allowed) in choices.items():
-        if any(v not in allowed for v in values):
-            raise typer.BadParameter(f"{flag} must be one of {', '.join(sorted(allowed))}")
+    check_choices(
+        ("--preview-layout", preview_layout, {"faststart", "moov-last"}),
+        *(("--archive-form", form, ARCHIVE_FORMS) for form in forms),
+        ("--ranges-shape", ranges_shape, {"array", "object"}),
+        ("--no-frame-status", str(no_frame_status), {"404", "204"}),
+        ("--auth-status", str(auth_status), {"401", "403"}),
+    )
     device = FlussonicSimulator(
         watcher=watcher,
         cameras=cameras or (4 if watcher else 1),

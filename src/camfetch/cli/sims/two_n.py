@@ -19,6 +19,7 @@ from camfetch.cli.sim import (
     TzOpt,
     UserOpt,
     apply_faults,
+    check_choices,
     serve_until_stopped,
     sim_app,
 )
@@ -114,10 +115,7 @@ def two_n(
         TwoNSimulator,
     )
 
-    if auth not in _AUTH_MODES:
-        raise typer.BadParameter(f"--auth must be one of {', '.join(_AUTH_MODES)}")
-    if past_size not in {"fit", "refuse"}:
-        raise typer.BadParameter("--past-size must be fit or refuse")
+    check_choices(("--auth", auth, _AUTH_MODES), ("--past-size", past_size, {"fit", "refuse"}))
     granted = ALL_PRIVILEGES
     if privileges != "all":
         words = [w.strip() for w in privileges.split(",") if w.strip() and w.strip() != "none"]

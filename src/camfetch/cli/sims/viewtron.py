@@ -19,6 +19,7 @@ from camfetch.cli.sim import (
     TzOpt,
     UserOpt,
     apply_faults,
+    check_choices,
     serve_until_stopped,
     sim_app,
 )
@@ -73,15 +74,12 @@ def viewtron(
     if api not in {"1.9", "2.0"}:
         raise typer.BadParameter("--api must be 1.9 or 2.0")
     chosen = kind or ("ipc" if api == "1.9" else "nvr")
-    choices = {
-        "--kind": (chosen, {"ipc", "nvr"}),
-        "--snapshot-by-time": (snapshot_by_time, {"jpeg", "h264", "hevc"}),
-        "--snapshot-format": (snapshot_format, {"jpeg", "xml"}),
-        "--reorder": (reorder, {"hang", "refuse"}),
-    }
-    for flag, (value, allowed) in choices.items():
-        if value not in allowed:
-            raise typer.BadParameter(f"{flag} must be one of {', '.join(sorted(allowed))}")
+    check_choices(
+        ("--kind", chosen, {"ipc", "nvr"}),
+        ("--snapshot-by-time", snapshot_by_time, {"jpeg", "h264", "hevc"}),
+        ("--snapshot-format", snapshot_format, {"jpeg", "xml"}),
+        ("--reorder", reorder, {"hang", "refuse"}),
+    )
     device = ViewtronSimulator(
         api=api,  # type: ignore[arg-type]
         kind=chosen,  # type: ignore[arg-type]
